@@ -1,0 +1,329 @@
+"""Typed, validated params: one dataclass per section of params.yaml."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rewardpipe.errors import UserError
+
+SOURCES = ("synthetic", "hub", "local")
+DATASETS = ("gsm8k", "preference", "rubric", "custom")
+DEFAULT_NEGATIVE_KINDS = {
+    "final_answer": 1.0,
+    "arithmetic": 1.0,
+    "operator": 1.0,
+    "quantity": 1.0,
+    "extra_step": 1.0,
+    "drop_step": 1.0,
+    "foreign": 0.5,
+}
+
+
+def _check(ok: bool, section: str, key: str, expected: str, value: Any) -> None:
+    if not ok:
+        raise UserError(f"params.yaml: {section}.{key}: expected {expected}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class PrepareParams:
+    source: str = "synthetic"
+    dataset: str = "gsm8k"
+    path: str | None = None
+    hub_name: str = "openai/gsm8k"
+    hub_config: str | None = "main"
+    custom_config: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+    synthetic_train: int = 4000
+    synthetic_test: int = 500
+    val_fraction: float = 0.1
+    split: list[float] = field(default_factory=lambda: [0.7, 0.15, 0.15])
+    negatives_per_question: int = 3
+    negative_kinds: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_NEGATIVE_KINDS))
+    candidates_path: str | None = None
+    validate: bool = True
+    max_chars: int = 4000
+    max_examples: int | None = None
+    vocab_size: int = 8192
+    seed: int = 0
+
+    def check(self) -> None:
+        s = "prepare"
+        _check(self.source in SOURCES, s, "source", " | ".join(SOURCES), self.source)
+        _check(self.dataset in DATASETS, s, "dataset", " | ".join(DATASETS), self.dataset)
+        _check(
+            self.source != "local" or bool(self.path),
+            s,
+            "path",
+            "a file or folder when source is local",
+            self.path,
+        )
+        _check(
+            self.dataset != "custom" or bool(self.custom_config),
+            s,
+            "custom_config",
+            "a column-mapping file when dataset is custom",
+            self.custom_config,
+        )
+        _check(0 <= self.val_fraction < 1, s, "val_fraction", "a number in [0, 1)", self.val_fraction)
+        _check(
+            len(self.split) == 3 and all(x >= 0 for x in self.split) and sum(self.split) > 0,
+            s,
+            "split",
+            "three non-negative fractions [train, val, test]",
+            self.split,
+        )
+        _check(
+            self.negatives_per_question >= 1,
+            s,
+            "negatives_per_question",
+            "an integer >= 1",
+            self.negatives_per_question,
+        )
+        _check(
+            bool(self.negative_kinds)
+            and all(w >= 0 for w in self.negative_kinds.values())
+            and sum(self.negative_kinds.values()) > 0,
+            s,
+            "negative_kinds",
+            "a mapping kind -> non-negative weight with a positive sum",
+            self.negative_kinds,
+        )
+        _check(self.synthetic_train >= 1, s, "synthetic_train", ">= 1", self.synthetic_train)
+        _check(self.synthetic_test >= 1, s, "synthetic_test", ">= 1", self.synthetic_test)
+        _check(self.vocab_size >= 300, s, "vocab_size", ">= 300 (byte alphabet + merges)", self.vocab_size)
+        _check(self.max_chars >= 1, s, "max_chars", ">= 1", self.max_chars)
+        _check(
+            self.max_examples is None or self.max_examples >= 1,
+            s,
+            "max_examples",
+            "null or >= 1",
+            self.max_examples,
+        )
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    backbone: str = "transformer"
+    pretrained: str | None = None
+    d_model: int = 128
+    n_layers: int = 2
+    n_heads: int = 4
+    d_ff: int = 512
+    max_len: int = 256
+    dropout: float = 0.0
+    lora_rank: int = 0
+    lora_alpha: float = 16.0
+
+    def check(self) -> None:
+        s = "model"
+        _check(
+            self.backbone in ("transformer", "bert"), s, "backbone", "transformer | bert", self.backbone
+        )
+        _check(
+            self.backbone != "bert" or bool(self.pretrained),
+            s,
+            "pretrained",
+            "a folder with config.json, model.safetensors, tokenizer.json when backbone is bert",
+            self.pretrained,
+        )
+        _check(self.d_model % self.n_heads == 0, s, "d_model", "divisible by n_heads", self.d_model)
+        _check(self.max_len >= 16, s, "max_len", ">= 16", self.max_len)
+        _check(0 <= self.dropout < 1, s, "dropout", "in [0, 1)", self.dropout)
+        _check(self.lora_rank >= 0, s, "lora_rank", ">= 0", self.lora_rank)
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    steps: int = 600
+    batch_size: int = 16
+    grad_accum: int = 1
+    lr: float = 1e-3
+    warmup_steps: int = 60
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    margin: float = 0.0
+    center_coef: float = 0.001
+    precision: str = "float32"
+    eval_every: int = 100
+    save_every: int = 100
+    log_every: int = 10
+    keep_checkpoints: int = 3
+    seed: int = 0
+
+    def check(self) -> None:
+        s = "train"
+        for key in ("steps", "batch_size", "grad_accum", "eval_every", "save_every", "log_every"):
+            _check(getattr(self, key) >= 1, s, key, "an integer >= 1", getattr(self, key))
+        _check(self.lr > 0, s, "lr", "> 0", self.lr)
+        _check(self.warmup_steps >= 0, s, "warmup_steps", ">= 0", self.warmup_steps)
+        _check(
+            self.precision in ("float32", "bfloat16"),
+            s,
+            "precision",
+            "float32 | bfloat16",
+            self.precision,
+        )
+        _check(self.keep_checkpoints >= 1, s, "keep_checkpoints", ">= 1", self.keep_checkpoints)
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    num_samples: int | None = None
+    candidates_path: str | None = None
+    partial_tolerance: float = 0.1
+    vote_temperature: float = 1.0
+    batch_size: int = 64
+    failures: int = 50
+
+    def check(self) -> None:
+        s = "evaluate"
+        _check(
+            self.num_samples is None or self.num_samples >= 1,
+            s,
+            "num_samples",
+            "null or >= 1",
+            self.num_samples,
+        )
+        _check(self.partial_tolerance >= 0, s, "partial_tolerance", ">= 0", self.partial_tolerance)
+        _check(self.vote_temperature > 0, s, "vote_temperature", "> 0", self.vote_temperature)
+        _check(self.batch_size >= 1, s, "batch_size", ">= 1", self.batch_size)
+
+
+@dataclass(frozen=True)
+class PublishParams:
+    push: bool = False
+    repo_id: str | None = None
+    private: bool = False
+    commit_message: str | None = None
+    license: str = "apache-2.0"
+    tags: list[str] = field(default_factory=lambda: ["reward-model", "gsm8k", "jax", "flax", "dvc"])
+    model_card: str | None = None
+    validate_only: bool = False
+
+    def check(self) -> None:
+        _check(
+            not self.push or bool(self.repo_id),
+            "publish",
+            "repo_id",
+            "a Hub repo id like user/name when push is true",
+            self.repo_id,
+        )
+
+
+@dataclass(frozen=True)
+class Params:
+    prepare: PrepareParams = field(default_factory=PrepareParams)
+    model: ModelParams = field(default_factory=ModelParams)
+    train: TrainParams = field(default_factory=TrainParams)
+    evaluate: EvaluateParams = field(default_factory=EvaluateParams)
+    publish: PublishParams = field(default_factory=PublishParams)
+
+
+_CLASSES = {
+    "prepare": PrepareParams,
+    "model": ModelParams,
+    "train": TrainParams,
+    "evaluate": EvaluateParams,
+    "publish": PublishParams,
+}
+
+
+def _coerce(section: str, key: str, value: Any, hint: Any) -> Any:
+    """Check a YAML value against a field's type hint; ints are accepted where floats are."""
+    if value is None:
+        _check(_allows_none(hint), section, key, f"a value of type {_name(hint)}", value)
+        return None
+    base = _strip_none(hint)
+    origin = typing.get_origin(base) or base
+    if origin is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if origin is int:
+        _check(isinstance(value, int) and not isinstance(value, bool), section, key, "an integer", value)
+        return value
+    if origin is bool:
+        _check(isinstance(value, bool), section, key, "true or false", value)
+        return value
+    if origin is str:
+        _check(isinstance(value, str), section, key, "a string", value)
+        return value
+    if origin is list:
+        _check(isinstance(value, list), section, key, "a list", value)
+        return list(value)
+    if origin is dict:
+        _check(isinstance(value, dict), section, key, "a mapping", value)
+        return dict(value)
+    _check(False, section, key, _name(hint), value)
+    return value
+
+
+def _allows_none(hint: Any) -> bool:
+    return type(None) in typing.get_args(hint)
+
+
+def _strip_none(hint: Any) -> Any:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return args[0]
+    return hint
+
+
+def _name(hint: Any) -> str:
+    return getattr(_strip_none(hint), "__name__", str(hint))
+
+
+def section_from_dict(name: str, data: dict[str, Any] | None) -> Any:
+    """Build and check one section; unknown keys are errors (typos must not pass silently)."""
+    cls = _CLASSES[name]
+    data = data or {}
+    if not isinstance(data, dict):
+        raise UserError(f"params.yaml: {name}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise UserError(
+            f"params.yaml: {name}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(known))}"
+        )
+    values = {k: _coerce(name, k, v, hints[k]) for k, v in data.items()}
+    params = cls(**values)
+    params.check()
+    return params
+
+
+def load_section(path: str | Path, name: str) -> Any:
+    """Read one section of a params file (stages read only their own sections)."""
+    raw = _read(path)
+    return section_from_dict(name, raw.get(name))
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and check every section."""
+    raw = _read(path)
+    unknown = sorted(set(raw) - set(_CLASSES))
+    if unknown:
+        raise UserError(f"{path}: unknown section(s) {', '.join(unknown)}")
+    return Params(**{name: section_from_dict(name, raw.get(name)) for name in _CLASSES})
+
+
+def _read(path: str | Path) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as exc:
+        raise UserError(f"{path}: params file not found") from exc
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: expected a mapping of sections")
+    return raw
+
+
+def to_dict(params: Any) -> dict[str, Any]:
+    """Plain dict of a section (for config.json and model cards)."""
+    return dataclasses.asdict(params)
