@@ -1,0 +1,159 @@
+"""The reward model: a transformer encoder plus a linear head to one scalar (nanoGPT-style).
+
+One architecture covers both backbones: `norm="pre"` (scratch: GPT-2 layout, final LayerNorm)
+and `norm="post"` (BERT: embedding LayerNorm, LayerNorm after each residual).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from rewardpipe.errors import UserError
+from rewardpipe.model.config import ModelConfig
+
+_init = nnx.initializers.normal(0.02)
+
+
+class Dense(nnx.Linear):
+    """Linear layer with an optional LoRA adapter: y = xW + b + scale·(xA)B, B starts at zero."""
+
+    def __init__(self, d_in: int, d_out: int, cfg: ModelConfig, *, rngs: nnx.Rngs):
+        dtype = jnp.dtype(cfg.compute_dtype)
+        super().__init__(d_in, d_out, use_bias=cfg.bias, dtype=dtype, kernel_init=_init, rngs=rngs)
+        self.lora = (
+            nnx.LoRA(d_in, cfg.lora_rank, d_out, dtype=dtype, rngs=rngs) if cfg.lora_rank else None
+        )
+        self.scale = cfg.lora_scale
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        y = super().__call__(x)
+        return y if self.lora is None else y + self.scale * self.lora(x)
+
+
+def layer_norm(cfg: ModelConfig, rngs: nnx.Rngs) -> nnx.LayerNorm:
+    dtype = jnp.dtype(cfg.compute_dtype)
+    return nnx.LayerNorm(cfg.d_model, epsilon=cfg.layer_norm_eps, dtype=dtype, rngs=rngs)
+
+
+def dropout(cfg: ModelConfig, rngs: nnx.Rngs) -> nnx.Dropout:
+    # Without dropout the model holds no RNG state: its state is its Params only.
+    return nnx.Dropout(cfg.dropout, rngs=rngs if cfg.dropout else None)
+
+
+class SelfAttention(nnx.Module):
+    def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs):
+        d = cfg.d_model
+        self.query, self.key, self.value, self.out = (Dense(d, d, cfg, rngs=rngs) for _ in range(4))
+        self.drop = dropout(cfg, rngs)
+        self.n_heads = cfg.n_heads
+
+    def __call__(self, x: jax.Array, mask: jax.Array, deterministic: bool) -> jax.Array:
+        B, T, D = x.shape
+        H = self.n_heads
+        q, k, v = (f(x).reshape(B, T, H, D // H) for f in (self.query, self.key, self.value))
+        scores = jnp.einsum("bqhd,bkhd->bhqk", q, k) * (D // H) ** -0.5
+        scores = jnp.where(mask[:, None, None, :], scores, jnp.finfo(scores.dtype).min)
+        probs = jax.nn.softmax(scores.astype(jnp.float32), axis=-1).astype(x.dtype)
+        probs = self.drop(probs, deterministic=deterministic)
+        return self.out(jnp.einsum("bhqk,bkhd->bqhd", probs, v).reshape(B, T, D))
+
+
+class Block(nnx.Module):
+    def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs):
+        self.attn = SelfAttention(cfg, rngs=rngs)
+        self.ln1, self.ln2 = layer_norm(cfg, rngs), layer_norm(cfg, rngs)
+        self.fc = Dense(cfg.d_model, cfg.d_ff, cfg, rngs=rngs)
+        self.proj = Dense(cfg.d_ff, cfg.d_model, cfg, rngs=rngs)
+        self.drop = dropout(cfg, rngs)
+        self.pre_norm = cfg.norm == "pre"
+        self.approximate = cfg.activation == "gelu"
+
+    def mlp(self, x: jax.Array) -> jax.Array:
+        return self.proj(jax.nn.gelu(self.fc(x), approximate=self.approximate))
+
+    def __call__(self, x: jax.Array, mask: jax.Array, deterministic: bool) -> jax.Array:
+        drop = partial(self.drop, deterministic=deterministic)
+        if self.pre_norm:
+            x = x + drop(self.attn(self.ln1(x), mask, deterministic))
+            return x + drop(self.mlp(self.ln2(x)))
+        x = self.ln1(x + drop(self.attn(x, mask, deterministic)))
+        return self.ln2(x + drop(self.mlp(x)))
+
+
+class RewardTransformer(nnx.Module):
+    """tokens int32[B,T], mask bool[B,T] (True = real token) -> reward float32[B]."""
+
+    def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
+        cfg, dtype = config, jnp.dtype(config.compute_dtype)
+        self.config = cfg
+
+        def embed(n: int) -> nnx.Embed:
+            return nnx.Embed(n, cfg.d_model, dtype=dtype, embedding_init=_init, rngs=rngs)
+
+        self.tok_emb, self.pos_emb = embed(cfg.vocab_size), embed(cfg.max_len)
+        self.type_emb = embed(cfg.type_vocab_size) if cfg.type_vocab_size else None
+        self.ln_emb = layer_norm(cfg, rngs) if cfg.norm == "post" else None
+        self.drop = dropout(cfg, rngs)
+        self.blocks = nnx.List([Block(cfg, rngs=rngs) for _ in range(cfg.n_layers)])
+        self.ln_f = layer_norm(cfg, rngs) if cfg.norm == "pre" else None
+        self.head = nnx.Linear(cfg.d_model, 1, kernel_init=_init, rngs=rngs)  # float32 head
+
+    def encode(
+        self, tokens: jax.Array, mask: jax.Array, *, deterministic: bool = True
+    ) -> jax.Array:
+        """Hidden states [B,T,D] after the last block (and final LayerNorm if pre-norm)."""
+        seq_len = tokens.shape[1]
+        if seq_len > self.config.max_len:
+            raise UserError(
+                f"sequence length {seq_len} exceeds model.max_len {self.config.max_len}"
+            )
+        mask = mask.astype(bool)
+        x = self.tok_emb(tokens) + self.pos_emb(jnp.arange(seq_len))[None]
+        if self.type_emb is not None:
+            x = x + self.type_emb(jnp.zeros_like(tokens))
+        if self.ln_emb is not None:
+            x = self.ln_emb(x)
+        x = self.drop(x, deterministic=deterministic)
+        for block in self.blocks:
+            x = block(x, mask, deterministic)
+        return x if self.ln_f is None else self.ln_f(x)
+
+    def pool(self, h: jax.Array, mask: jax.Array) -> jax.Array:
+        """[B,T,D] -> [B,D] over real tokens only (works for left or right padding)."""
+        h, mask = h.astype(jnp.float32), mask.astype(bool)
+        if self.config.pooling == "mean":
+            m = mask[..., None].astype(jnp.float32)
+            return (h * m).sum(1) / jnp.maximum(m.sum(1), 1.0)
+        if self.config.pooling == "cls":  # the first real token
+            index = jnp.argmax(mask, axis=1)
+        else:  # "last": the last real token
+            index = mask.shape[1] - 1 - jnp.argmax(mask[:, ::-1], axis=1)
+        return jnp.take_along_axis(h, index[:, None, None], axis=1)[:, 0]
+
+    def __call__(
+        self, tokens: jax.Array, mask: jax.Array, *, deterministic: bool = True
+    ) -> jax.Array:
+        h = self.encode(tokens, mask, deterministic=deterministic)
+        return self.head(self.pool(h, mask))[:, 0]
+
+
+def trainable_filter(config: ModelConfig) -> nnx.filterlib.Filter:
+    """What the optimizer updates: LoRA adapters + head when lora_rank > 0, else every Param."""
+    if config.lora_rank:
+        return nnx.All(nnx.Param, nnx.Any(nnx.LoRAParam, nnx.PathContains("head")))
+    return nnx.Param
+
+
+def make_rngs(seed: int) -> nnx.Rngs:
+    """Independent `params` and `dropout` streams from one seed (dropout never shifts init)."""
+    params, drop = jax.random.split(jax.random.key(seed))
+    return nnx.Rngs(params=params, dropout=drop)
+
+
+def build_model(config: ModelConfig, *, seed: int) -> RewardTransformer:
+    """A freshly initialised model."""
+    return RewardTransformer(config, rngs=make_rngs(seed))
