@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,13 +14,18 @@ from typing import Any
 from rewardpipe.errors import UserError
 
 
+def _temp_name(path: Path) -> Path:
+    """A fresh hidden name beside `path`; created with the umask's ordinary permissions."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temp path beside `path`; on success rename it over `path`, else delete it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = _temp_name(path)
+    tmp.touch(exist_ok=False)  # not mkstemp: its 0600 mode would stick to the output
     try:
         yield Path(tmp)
         os.replace(tmp, path)
@@ -34,7 +39,8 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield a temp folder beside `path`; on success it replaces `path` whole."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = _temp_name(path)
+    tmp.mkdir()  # not mkdtemp: its 0700 mode would stick to the output
     try:
         yield tmp
         if path.exists():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ import yaml
 
 from rewardpipe.errors import UserError
 
+_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 SOURCES = ("synthetic", "hub", "local")
 DATASETS = ("gsm8k", "preference", "rubric", "custom")
 DEFAULT_NEGATIVE_KINDS = {
@@ -71,7 +73,9 @@ class PrepareParams:
             "a column-mapping file when dataset is custom",
             self.custom_config,
         )
-        _check(0 <= self.val_fraction < 1, s, "val_fraction", "a number in [0, 1)", self.val_fraction)
+        _check(
+            0 <= self.val_fraction < 1, s, "val_fraction", "a number in [0, 1)", self.val_fraction
+        )
         _check(
             len(self.split) == 3 and all(x >= 0 for x in self.split) and sum(self.split) > 0,
             s,
@@ -97,7 +101,13 @@ class PrepareParams:
         )
         _check(self.synthetic_train >= 1, s, "synthetic_train", ">= 1", self.synthetic_train)
         _check(self.synthetic_test >= 1, s, "synthetic_test", ">= 1", self.synthetic_test)
-        _check(self.vocab_size >= 300, s, "vocab_size", ">= 300 (byte alphabet + merges)", self.vocab_size)
+        _check(
+            self.vocab_size >= 300,
+            s,
+            "vocab_size",
+            ">= 300 (byte alphabet + merges)",
+            self.vocab_size,
+        )
         _check(self.max_chars >= 1, s, "max_chars", ">= 1", self.max_chars)
         _check(
             self.max_examples is None or self.max_examples >= 1,
@@ -123,8 +133,14 @@ class ModelParams:
 
     def check(self) -> None:
         s = "model"
+        for key in ("d_model", "n_layers", "n_heads", "d_ff"):
+            _check(getattr(self, key) >= 1, s, key, "an integer >= 1", getattr(self, key))
         _check(
-            self.backbone in ("transformer", "bert"), s, "backbone", "transformer | bert", self.backbone
+            self.backbone in ("transformer", "bert"),
+            s,
+            "backbone",
+            "transformer | bert",
+            self.backbone,
         )
         _check(
             self.backbone != "bert" or bool(self.pretrained),
@@ -244,8 +260,17 @@ def _coerce(section: str, key: str, value: Any, hint: Any) -> Any:
     origin = typing.get_origin(base) or base
     if origin is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
+    if origin is float and isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
+        return float(value)  # YAML 1.1 reads `1e-3` (no dot) as a string
+    _check(origin is not float, section, key, "a number", value)
     if origin is int:
-        _check(isinstance(value, int) and not isinstance(value, bool), section, key, "an integer", value)
+        _check(
+            isinstance(value, int) and not isinstance(value, bool),
+            section,
+            key,
+            "an integer",
+            value,
+        )
         return value
     if origin is bool:
         _check(isinstance(value, bool), section, key, "true or false", value)
@@ -255,10 +280,12 @@ def _coerce(section: str, key: str, value: Any, hint: Any) -> Any:
         return value
     if origin is list:
         _check(isinstance(value, list), section, key, "a list", value)
-        return list(value)
+        (item,) = typing.get_args(base)
+        return [_coerce(section, f"{key}[{i}]", v, item) for i, v in enumerate(value)]
     if origin is dict:
         _check(isinstance(value, dict), section, key, "a mapping", value)
-        return dict(value)
+        _, item = typing.get_args(base)
+        return {k: _coerce(section, f"{key}.{k}", v, item) for k, v in value.items()}
     _check(False, section, key, _name(hint), value)
     return value
 
@@ -288,9 +315,8 @@ def section_from_dict(name: str, data: dict[str, Any] | None) -> Any:
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise UserError(
-            f"params.yaml: {name}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(known))}"
-        )
+        keys = ", ".join(f"{name}.{k}" for k in unknown)
+        raise UserError(f"params.yaml: {keys}: unknown key; known keys: {', '.join(sorted(known))}")
     values = {k: _coerce(name, k, v, hints[k]) for k, v in data.items()}
     params = cls(**values)
     params.check()

@@ -92,7 +92,7 @@ def parse_number(text: str) -> float | None:
 def format_number(value: float) -> str:
     """Render like GSM8K does: integers without a decimal point, otherwise up to 6 decimals."""
     if abs(value - round(value)) < 1e-9:
-        return str(int(round(value)))
+        return str(round(value))
     return f"{value:.6f}".rstrip("0").rstrip(".")
 
 

@@ -1,0 +1,330 @@
+"""The prepare step: raw splits -> validated, split, negatives-augmented pairs and candidate sets."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from rewardpipe.data import negatives
+from rewardpipe.data.candidates import pairs_from_candidates
+from rewardpipe.data.kinds import Pair, Problem, resolve_columns, to_pairs, to_problems
+from rewardpipe.data.solution import inconsistent_annotations
+from rewardpipe.data.sources import RawSplit
+from rewardpipe.data.split import assign, fold, stable_id
+from rewardpipe.data.tokenizer import train_bpe
+from rewardpipe.errors import UserError
+from rewardpipe.params import PrepareParams
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class Prepared:
+    train: list[dict[str, Any]]
+    val: list[dict[str, Any]]
+    test: list[dict[str, Any]]
+    tokenizer: Tokenizer
+    stats: dict[str, Any]
+
+
+@dataclass
+class _Audit:
+    """Validation counters that end up in stats.json."""
+
+    skipped_rows: int = 0
+    duplicates_removed: int = 0
+    leakage_removed: int = 0
+    inconsistent_annotations: int = 0
+    overlong_rows: int = 0
+    negatives_failed: int = 0
+    candidates_unmatched: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def prepare(
+    raw: list[RawSplit],
+    params: PrepareParams,
+    *,
+    kind: str,
+    columns: dict[str, str],
+    source_hash: str,
+    tokenizer: Tokenizer | None = None,
+    candidates: list[dict[str, Any]] | None = None,
+) -> Prepared:
+    """Run every prepare step in memory; the stage script does the reading and writing."""
+    audit = _Audit()
+    items = {name: [] for name in SPLITS}
+    for split in raw:
+        rows = split.rows[: params.max_examples] if params.max_examples else split.rows
+        if not rows:
+            continue
+        cols = resolve_columns(kind, list(rows[0].keys()), columns, split.origin)
+        if kind == "gsm8k":
+            converted, skipped = to_problems(rows, cols, split.origin, strict=params.validate)
+        else:
+            converted, skipped = to_pairs(rows, cols, split.origin, kind, strict=params.validate)
+        audit.skipped_rows += skipped
+        items[split.name if split.name in SPLITS else "train"].extend(converted)
+    if not items["train"] and not items["test"]:
+        raise_empty(raw)
+    _assign_splits(items, params, has_test=bool(items["test"]), has_val=bool(items["val"]))
+    _dedupe_and_unleak(items, audit)
+    for split in SPLITS:
+        for item in items[split]:
+            longest = max(len(t) for t in _responses(item))
+            if len(item.prompt) + longest > params.max_chars:
+                audit.overlong_rows += 1
+            if isinstance(item, Problem):
+                audit.inconsistent_annotations += inconsistent_annotations(item.solution)
+
+    out = {split: [] for split in SPLITS}
+    for split in ("train", "val"):
+        out[split] = _pairs(items[split], split, params, audit)
+    out["test"] = _test_sets(items["test"], params, audit)
+    if candidates:
+        _merge_candidates(out, candidates, audit)
+    if audit.negatives_failed:
+        audit.warnings.append(f"{audit.negatives_failed} questions got fewer negatives than asked")
+    if audit.inconsistent_annotations:
+        audit.warnings.append(
+            f"{audit.inconsistent_annotations} calculator annotations do not evaluate to their value"
+        )
+    if audit.overlong_rows:
+        audit.warnings.append(
+            f"{audit.overlong_rows} rows longer than prepare.max_chars={params.max_chars}"
+        )
+    if not out["train"]:
+        raise UserError(
+            "no training pairs left after validation; check prepare.path and prepare.dataset"
+        )
+
+    if tokenizer is None:
+        tokenizer = train_bpe(_training_texts(out["train"]), params.vocab_size)
+    stats = _stats(out, tokenizer, params, audit, source_hash, kind)
+    return Prepared(out["train"], out["val"], out["test"], tokenizer, stats)
+
+
+def raise_empty(raw: list[RawSplit]) -> None:
+    origins = ", ".join(s.origin for s in raw) or "(no splits)"
+    raise UserError(f"{origins}: no rows to prepare")
+
+
+def _responses(item: Problem | Pair) -> tuple[str, ...]:
+    return (item.solution,) if isinstance(item, Problem) else (item.chosen, item.rejected)
+
+
+def _key(item: Problem | Pair) -> str:
+    return fold(item.prompt + "\x00" + "\x00".join(_responses(item)))
+
+
+def _assign_splits(items, params: PrepareParams, *, has_test: bool, has_val: bool) -> None:
+    """Keep the source's test (and validation) split; carve the rest by prompt hash."""
+    if has_test and has_val:
+        return
+    if has_test:
+        names, fractions = ("train", "val"), (1 - params.val_fraction, params.val_fraction)
+    else:
+        names, fractions = SPLITS, tuple(params.split)
+        if has_val:
+            names, fractions = ("train", "test"), (params.split[0], params.split[2])
+    pool = [it for name in names for it in items[name]]
+    for name in names:
+        items[name] = []
+    for item in pool:
+        items[assign(item.prompt, fractions, names, params.seed)].append(item)
+
+
+def _dedupe_and_unleak(items, audit: _Audit) -> None:
+    """Drop exact duplicates (after whitespace folding) and train/val prompts seen in test."""
+    test_prompts = {fold(it.prompt) for it in items["test"]}
+    for split in SPLITS:
+        seen, kept = set(), []
+        for item in items[split]:
+            key = _key(item)
+            if key in seen:
+                audit.duplicates_removed += 1
+                continue
+            if split != "test" and fold(item.prompt) in test_prompts:
+                audit.leakage_removed += 1
+                continue
+            seen.add(key)
+            kept.append(item)
+        items[split] = kept
+
+
+def _rng(params: PrepareParams, prompt: str) -> random.Random:
+    return random.Random(f"{params.seed}:{fold(prompt)}")
+
+
+def _pairs(items, split: str, params: PrepareParams, audit: _Audit) -> list[dict[str, Any]]:
+    rows = []
+    pool = [it.solution for it in items if isinstance(it, Problem)]
+    for item in items:
+        qid = stable_id("q", _key(item))  # not the prompt alone: a question may have two solutions
+        if isinstance(item, Pair):
+            rows.append(
+                {
+                    "id": stable_id("p", _key(item)),
+                    "prompt": item.prompt,
+                    "chosen": item.chosen,
+                    "rejected": item.rejected,
+                    "kind": "preference",
+                }
+            )
+            continue
+        negs = negatives.sample_negatives(
+            item.prompt,
+            item.solution,
+            params.negatives_per_question,
+            params.negative_kinds,
+            _rng(params, item.prompt),
+            pool,
+        )
+        if len(negs) < params.negatives_per_question:
+            audit.negatives_failed += 1
+        for j, (kind, text) in enumerate(negs):
+            rows.append(
+                {
+                    "id": f"{qid}-{j}",
+                    "prompt": item.prompt,
+                    "chosen": item.solution,
+                    "rejected": text,
+                    "kind": kind,
+                }
+            )
+    return rows
+
+
+def _test_sets(items, params: PrepareParams, audit: _Audit) -> list[dict[str, Any]]:
+    sets = []
+    pool = [it.solution for it in items if isinstance(it, Problem)]
+    for item in items:
+        if isinstance(item, Pair):
+            sets.append(
+                {
+                    "id": stable_id("p", _key(item)),
+                    "prompt": item.prompt,
+                    "reference": "",
+                    "candidates": [
+                        {"text": item.chosen, "label": True, "source": "chosen"},
+                        {"text": item.rejected, "label": False, "source": "preference"},
+                    ],
+                }
+            )
+            continue
+        rng = _rng(params, item.prompt)
+        negs = negatives.sample_negatives(
+            item.prompt,
+            item.solution,
+            params.negatives_per_question,
+            params.negative_kinds,
+            rng,
+            pool,
+        )
+        if len(negs) < params.negatives_per_question:
+            audit.negatives_failed += 1
+        candidates = [{"text": item.solution, "label": True, "source": "reference"}]
+        candidates += [{"text": text, "label": False, "source": kind} for kind, text in negs]
+        rng.shuffle(candidates)
+        sets.append(
+            {
+                "id": stable_id("q", _key(item)),
+                "prompt": item.prompt,
+                "reference": item.answer,
+                "candidates": candidates,
+            }
+        )
+    return sets
+
+
+def _merge_candidates(out, candidates: list[dict[str, Any]], audit: _Audit) -> None:
+    """Sampled solutions: train/val questions gain (correct, incorrect) pairs, test questions gain
+    candidates; questions found in no split are counted."""
+    by_prompt = {split: {fold(r["prompt"]): r for r in out[split]} for split in SPLITS}
+    for row in candidates:
+        key = fold(row["prompt"])
+        if key in by_prompt["test"]:
+            target = by_prompt["test"][key]
+            target["candidates"].extend(
+                dict(c, source=c.get("source", "sampled")) for c in row["candidates"]
+            )
+            continue
+        split = next((s for s in ("train", "val") if key in by_prompt[s]), None)
+        if split is None:
+            audit.candidates_unmatched += 1
+            continue
+        qid = stable_id("s", f"{key}\x00{row.get('id', '')}")  # a question may have several rows
+        for j, (chosen, rejected) in enumerate(pairs_from_candidates(row)):
+            out[split].append(
+                {
+                    "id": f"{qid}-{j}",
+                    "prompt": row["prompt"],
+                    "chosen": chosen,
+                    "rejected": rejected,
+                    "kind": "sampled",
+                }
+            )
+
+
+def _training_texts(pairs: list[dict[str, Any]]):
+    seen = set()
+    for row in pairs:
+        for text in (row["prompt"], row["chosen"], row["rejected"]):
+            if text not in seen:
+                seen.add(text)
+                yield text
+
+
+def _percentiles(values: list[int]) -> dict[str, float]:
+    if not values:
+        return {}
+    arr = np.asarray(values)
+    return {f"p{q}": float(np.percentile(arr, q)) for q in (50, 90, 99)} | {"max": float(arr.max())}
+
+
+def _stats(
+    out, tokenizer: Tokenizer, params: PrepareParams, audit: _Audit, source_hash: str, kind: str
+):
+    counts: dict[str, Any] = {}
+    for split in ("train", "val"):
+        counts[split] = {
+            "pairs": len(out[split]),
+            "prompts": len({r["prompt"] for r in out[split]}),
+            "by_kind": dict(sorted(Counter(r["kind"] for r in out[split]).items())),
+        }
+    counts["test"] = {
+        "prompts": len(out["test"]),
+        "candidates": sum(len(s["candidates"]) for s in out["test"]),
+        "correct": sum(c["label"] for s in out["test"] for c in s["candidates"]),
+        "by_source": dict(
+            sorted(Counter(c["source"] for s in out["test"] for c in s["candidates"]).items())
+        ),
+    }
+    texts = [r["prompt"] + "\n" + r[side] for r in out["train"] for side in ("chosen", "rejected")]
+    token_lengths = [len(e.ids) for e in tokenizer.encode_batch(texts)] if texts else []
+    audit_pairs = [(r["chosen"], r["rejected"]) for r in out["train"]]
+    return {
+        "source": {"name": params.source, "dataset": kind, "content_sha256": source_hash},
+        "counts": counts,
+        "lengths": {
+            "chars": _percentiles([len(t) for t in texts]),
+            "tokens": _percentiles(token_lengths),
+        },
+        "validation": {
+            "skipped_rows": audit.skipped_rows,
+            "duplicates_removed": audit.duplicates_removed,
+            "leakage_removed": audit.leakage_removed,
+            "inconsistent_annotations": audit.inconsistent_annotations,
+            "overlong_rows": audit.overlong_rows,
+            "negatives_failed": audit.negatives_failed,
+            "candidates_unmatched": audit.candidates_unmatched,
+            "warnings": audit.warnings,
+        },
+        "shortcut_audit": negatives.length_audit(audit_pairs),
+        "tokenizer": {"vocab_size": tokenizer.get_vocab_size()},
+    }

@@ -1,0 +1,119 @@
+"""Tests for external candidates files (rewardpipe.data.candidates)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rewardpipe.data.candidates import (
+    label_of,
+    load_candidates,
+    pairs_from_candidates,
+    reference_answer,
+)
+from rewardpipe.errors import UserError
+
+GOOD = {"question": "What is 6 * 7?", "answer": "6 * 7 = <<6*7=42>>42\n#### 42"}
+
+
+def write(tmp_path, rows) -> str:
+    path = tmp_path / "candidates.jsonl"
+    path.write_text(
+        "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows), encoding="utf-8"
+    )
+    return str(path)
+
+
+def test_fixture_labelled_unlabelled_and_plain_string_candidates(fixtures):
+    sets = load_candidates(fixtures / "candidates.jsonl")
+    assert [s["reference"] for s in sets] == ["72", "10", "624"]
+    for s in sets:
+        assert set(s) == {"id", "prompt", "reference", "candidates"}
+        assert all(set(c) == {"text", "label", "source"} for c in s["candidates"])
+    # Labelled: kept as given.
+    assert [c["label"] for c in sets[0]["candidates"]] == [True, False]
+    # Unlabelled: computed by final-answer comparison with the reference (`#### N` or prose).
+    assert [c["label"] for c in sets[1]["candidates"]] == [True, False, True]
+    assert [c["source"] for c in sets[1]["candidates"]] == ["sampled", "sampled", "policy-v2"]
+    assert sets[1]["prompt"].startswith("Weng earns $12")  # `prompt` accepted for `question`
+    # Plain strings, a numeric answer, an explicit id; no answer at all is incorrect.
+    assert sets[2]["id"] == "letters"
+    assert [c["label"] for c in sets[2]["candidates"]] == [True, False, True, False]
+    assert sets[2]["candidates"][1]["text"] == "3 * 2 * 52 = 312\n#### 312"
+
+
+def test_ids_are_stable_and_distinct(fixtures):
+    first, second = (
+        load_candidates(fixtures / "candidates.jsonl"),
+        load_candidates(fixtures / "candidates.jsonl"),
+    )
+    assert [s["id"] for s in first] == [s["id"] for s in second]
+    assert len({s["id"] for s in first}) == 3
+
+
+def test_reference_and_labels():
+    assert reference_answer("a\n#### 1,234") == "1,234"
+    assert reference_answer(" 18 ") == "18"
+    assert label_of("So she pays $18.00.\n#### 18", "18")
+    assert label_of("<answer>18</answer>", "18.0")
+    assert not label_of("#### 19", "18")
+    assert not label_of("no answer here", "18")
+
+
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        ({"answer": "#### 1", "candidates": ["#### 1"]}, "question"),
+        ({"question": "  ", "answer": "#### 1", "candidates": ["#### 1"]}, "question"),
+        ({"question": "q", "candidates": ["#### 1"]}, "answer"),
+        ({"question": "q", "answer": True, "candidates": ["#### 1"]}, "answer"),
+        ({"question": "q", "answer": "#### 1", "candidates": []}, "candidates"),
+        ({"question": "q", "answer": "#### 1", "candidates": "#### 1"}, "candidates"),
+        ({"question": "q", "answer": "#### 1", "candidates": [{"label": True}]}, "candidates[0]"),
+        ({"question": "q", "answer": "#### 1", "candidates": ["ok", 5]}, "candidates[1]"),
+        (
+            {"question": "q", "answer": "#### 1", "candidates": [{"text": "t", "label": "yes"}]},
+            "candidates[0].label",
+        ),
+        (
+            {"question": "q", "answer": "#### 1", "candidates": [{"text": "t", "label": 1}]},
+            "candidates[0].label",
+        ),
+    ],
+)
+def test_bad_rows_name_file_row_and_field(tmp_path, row, field):
+    path = write(tmp_path, [GOOD | {"candidates": ["#### 42"]}, row])
+    with pytest.raises(UserError) as info:
+        load_candidates(path)
+    assert str(info.value).startswith(f"{path}:2: {field}: expected"), str(info.value)
+
+
+def test_malformed_json_and_empty_file(tmp_path):
+    path = write(tmp_path, [GOOD | {"candidates": ["#### 42"]}, '{"question": "q", '])
+    with pytest.raises(UserError, match=r":2: not valid JSON"):
+        load_candidates(path)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n", encoding="utf-8")
+    with pytest.raises(UserError, match="no rows"):
+        load_candidates(empty)
+
+
+def test_pairs_from_candidates_uses_every_mistake_once():
+    row = {
+        "candidates": [
+            {"text": "c1", "label": True},
+            {"text": "w1", "label": False},
+            {"text": "c2", "label": True},
+            {"text": "w2", "label": False},
+            {"text": "w3", "label": False},
+        ]
+    }
+    assert pairs_from_candidates(row) == [("c1", "w1"), ("c2", "w2"), ("c1", "w3")]
+
+
+def test_pairs_from_candidates_needs_both_labels():
+    only_wrong = {"candidates": [{"text": "w", "label": False}]}
+    only_right = {"candidates": [{"text": "c", "label": True}]}
+    assert pairs_from_candidates(only_wrong) == []
+    assert pairs_from_candidates(only_right) == []

@@ -1,0 +1,147 @@
+"""Tests for atomic output and line-numbered JSONL input (rewardpipe.io)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+
+import pytest
+
+from rewardpipe.errors import UserError
+from rewardpipe.io import (
+    atomic_dir,
+    atomic_path,
+    read_json,
+    read_jsonl,
+    write_json,
+    write_jsonl,
+    write_text,
+)
+
+
+class Boom(RuntimeError):
+    pass
+
+
+def test_atomic_path_replaces_target_and_leaves_no_temp_file(tmp_path):
+    target = tmp_path / "out" / "a.txt"
+    with atomic_path(target) as tmp:
+        assert tmp.parent == target.parent and tmp != target
+        tmp.write_text("new", encoding="utf-8")
+        assert not target.exists()  # nothing visible until the body ends
+    assert target.read_text(encoding="utf-8") == "new"
+    assert os.listdir(target.parent) == ["a.txt"]
+
+
+def test_atomic_path_keeps_target_when_the_body_raises(tmp_path):
+    target = tmp_path / "a.txt"
+    target.write_text("old", encoding="utf-8")
+    with pytest.raises(Boom), atomic_path(target) as tmp:
+        tmp.write_text("half", encoding="utf-8")
+        raise Boom
+    assert target.read_text(encoding="utf-8") == "old"
+    assert os.listdir(tmp_path) == ["a.txt"]
+
+
+def test_atomic_path_without_target_leaves_nothing_when_the_body_raises(tmp_path):
+    with pytest.raises(Boom), atomic_path(tmp_path / "a.txt"):
+        raise Boom
+    assert os.listdir(tmp_path) == []
+
+
+def test_atomic_outputs_get_ordinary_permissions(tmp_path):
+    # Temp files are private (0600) by default; outputs must not stay private after the rename.
+    umask = os.umask(0o022)
+    try:
+        write_text(tmp_path / "a.txt", "x")
+        with atomic_dir(tmp_path / "folder") as tmp:
+            (tmp / "b.txt").write_text("y", encoding="utf-8")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "folder").stat().st_mode) == 0o755
+
+
+def test_atomic_dir_replaces_whole_folder(tmp_path):
+    target = tmp_path / "prepared"
+    target.mkdir()
+    (target / "stale.jsonl").write_text("old", encoding="utf-8")
+    with atomic_dir(target) as tmp:
+        (tmp / "train.jsonl").write_text("new", encoding="utf-8")
+        assert not (target / "train.jsonl").exists()
+    assert sorted(os.listdir(target)) == ["train.jsonl"]
+    assert os.listdir(tmp_path) == ["prepared"]
+
+
+def test_atomic_dir_keeps_old_folder_when_the_body_raises(tmp_path):
+    target = tmp_path / "prepared"
+    target.mkdir()
+    (target / "train.jsonl").write_text("old", encoding="utf-8")
+    with pytest.raises(Boom), atomic_dir(target) as tmp:
+        (tmp / "train.jsonl").write_text("half", encoding="utf-8")
+        raise Boom
+    assert (target / "train.jsonl").read_text(encoding="utf-8") == "old"
+    assert os.listdir(tmp_path) == ["prepared"]
+    with pytest.raises(Boom), atomic_dir(tmp_path / "fresh"):
+        raise Boom
+    assert os.listdir(tmp_path) == ["prepared"]
+
+
+def test_write_and_read_json_and_jsonl_round_trip(tmp_path):
+    rows = [{"id": "a", "text": "naïve ✓"}, {"id": "b", "n": [1, 2.5, None]}]
+    write_jsonl(tmp_path / "rows.jsonl", rows)
+    raw = (tmp_path / "rows.jsonl").read_text(encoding="utf-8")
+    assert raw.count("\n") == 2 and "naïve ✓" in raw  # one object per line, UTF-8 as is
+    assert read_jsonl(tmp_path / "rows.jsonl") == rows
+    write_json(tmp_path / "stats.json", {"x": 1})
+    assert read_json(tmp_path / "stats.json") == {"x": 1}
+    assert json.loads((tmp_path / "stats.json").read_text(encoding="utf-8")) == {"x": 1}
+
+
+def test_write_jsonl_keeps_target_when_a_row_fails(tmp_path):
+    target = tmp_path / "rows.jsonl"
+    write_jsonl(target, [{"a": 1}])
+
+    def rows():
+        yield {"a": 2}
+        raise Boom
+
+    with pytest.raises(Boom):
+        write_jsonl(target, rows())
+    assert read_jsonl(target) == [{"a": 1}]
+    assert os.listdir(tmp_path) == ["rows.jsonl"]
+
+
+def test_read_jsonl_names_file_and_line_of_a_malformed_line(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"a": 1}\n\n{"a": 2}\n{"a": \n', encoding="utf-8")
+    with pytest.raises(UserError, match=rf"^{re.escape(str(path))}:4: not valid JSON"):
+        read_jsonl(path)
+
+
+def test_read_jsonl_names_file_and_line_of_a_non_object_line(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"a": 1}\n[1, 2]\n', encoding="utf-8")
+    with pytest.raises(
+        UserError, match=rf"^{re.escape(str(path))}:2: expected a JSON object, got list"
+    ):
+        read_jsonl(path)
+
+
+def test_read_jsonl_skips_blank_lines_and_reports_missing_files(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text('\n{"a": 1}\n   \n{"a": 2}\n', encoding="utf-8")
+    assert read_jsonl(path) == [{"a": 1}, {"a": 2}]
+    with pytest.raises(UserError, match="file not found"):
+        read_jsonl(tmp_path / "absent.jsonl")
+
+
+def test_read_json_errors_name_the_file(tmp_path):
+    path = tmp_path / "x.json"
+    path.write_text('{\n  "a": 1,\n}\n', encoding="utf-8")
+    with pytest.raises(UserError, match=rf"^{re.escape(str(path))}:3: not valid JSON"):
+        read_json(path)
+    with pytest.raises(UserError, match="file not found"):
+        read_json(tmp_path / "absent.json")
