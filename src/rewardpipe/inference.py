@@ -1,0 +1,201 @@
+"""Scoring with a trained reward model: `RewardModel.from_pretrained(path_or_repo).score(...)`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+from flax import nnx
+from tokenizers import Tokenizer
+
+from rewardpipe import bundle
+from rewardpipe.errors import UserError
+from rewardpipe.io import read_jsonl, write_jsonl
+from rewardpipe.model import RewardTransformer
+from rewardpipe.training.batching import Encoder, bucket_length, pad_batch
+
+
+class RewardModel:
+    """A reward model with its tokenizer: `(prompt, completion) -> float`."""
+
+    def __init__(self, model: RewardTransformer, tokenizer: Tokenizer, config: dict[str, Any]):
+        self.config = config
+        self.max_len = model.config.max_len
+        self.encoder = Encoder(tokenizer, self.max_len)
+        reward = config.get("reward", {})
+        self.reward_mean = float(reward.get("mean", 0.0))
+        self.reward_std = float(reward.get("std", 1.0)) or 1.0
+        self._graphdef, self._state = nnx.split(model)
+        self._forward = jax.jit(self._apply)
+
+    def _apply(self, state, tokens, mask):
+        return nnx.merge(self._graphdef, state)(tokens, mask, deterministic=True)
+
+    @classmethod
+    def from_pretrained(
+        cls, path_or_repo_id: str | Path, revision: str | None = None, **hub_kwargs: Any
+    ) -> RewardModel:
+        """A local folder, or a Hugging Face Hub repo id (downloaded with huggingface_hub;
+        `revision` is a branch, tag or commit, `hub_kwargs` go to `snapshot_download`)."""
+        path = Path(path_or_repo_id)
+        if not path.exists():
+            if _looks_like_path(str(path_or_repo_id)):
+                raise UserError(f"{path}: model folder not found")
+            path = _download(str(path_or_repo_id), revision, **hub_kwargs)
+        model, tokenizer, config = bundle.load(path)
+        return cls(model, tokenizer, config)
+
+    def score(self, prompt: str, completion: str) -> float:
+        return self.score_batch([prompt], [completion])[0]
+
+    def score_batch(
+        self, prompts: Sequence[str], completions: Sequence[str], batch_size: int = 64
+    ) -> list[float]:
+        """Raw rewards, in input order; sequences are grouped by length so padding stays low and
+        jit sees at most one shape per length bucket (the last batch is padded to full size)."""
+        if len(prompts) != len(completions):
+            raise UserError(f"{len(prompts)} prompts but {len(completions)} completions")
+        if batch_size < 1:
+            raise UserError(f"batch_size: expected an integer >= 1, got {batch_size!r}")
+        if not prompts:
+            return []
+        seqs = self.encoder.encode(list(prompts), list(completions))
+        lengths = np.array([len(s) for s in seqs])
+        order = np.argsort(lengths, kind="stable")
+        out = np.zeros(len(seqs), dtype=np.float32)
+        pad = self.encoder.specials.pad
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            length = bucket_length(int(lengths[idx].max()), self.max_len)
+            rows = [seqs[i] for i in idx]
+            size = batch_size if len(order) > batch_size else len(order)
+            rows += [rows[0]] * (size - len(rows))
+            tokens, mask = pad_batch(rows, length, pad)
+            out[idx] = np.asarray(self._forward(self._state, tokens, mask))[: len(idx)]
+        self.encoder.clear()
+        return out.tolist()
+
+    def normalize(self, rewards: Sequence[float]) -> list[float]:
+        """(r − mean) / std with the val statistics recorded at training time."""
+        return [(r - self.reward_mean) / self.reward_std for r in rewards]
+
+    def as_reward_fn(
+        self, normalize: bool = True, scale: float = 1.0, batch_size: int = 64
+    ) -> Callable[..., list[float]]:
+        """`fn(prompts, completions, **kwargs) -> list[float]`, the reward-function signature of
+        Tunix `GRPOLearner` and TRL `GRPOTrainer`; chat-message completions are flattened."""
+
+        def reward_fn(
+            prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any
+        ) -> list[float]:
+            texts = [_text(c) for c in completions]
+            rewards = self.score_batch([_text(p) for p in prompts], texts, batch_size=batch_size)
+            if normalize:
+                rewards = self.normalize(rewards)
+            return [scale * r for r in rewards]
+
+        reward_fn.__name__ = "rewardpipe_reward"
+        return reward_fn
+
+
+def _text(value: Any, role: str, last: bool = False) -> str:
+    """A string; or of a chat-message list the contents of the messages with `role` (only the
+    last one when `last`), or of every message when none has that role."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return str(value.get("content", ""))
+    if isinstance(value, list | tuple) and value and all(isinstance(m, dict) for m in value):
+        messages = [m for m in value if m.get("role") == role] or list(value)
+        if last:
+            messages = messages[-1:]
+        return "\n".join(str(m.get("content", "")) for m in messages)
+    return str(value)
+
+
+def _looks_like_path(name: str) -> bool:
+    """A Hub id is `name` or `namespace/name`; anything else can only be a local path."""
+    return name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
+
+
+def score_file(
+    model: RewardModel, input_path: str | Path, output_path: str | Path, batch_size: int = 64
+) -> dict[str, Any]:
+    """Score a JSONL file in the candidates format (`question` or `prompt`, and `candidates`: a
+    list of strings or `{text, ...}` objects, or a single `completion`). Each row is written back
+    with every candidate as an object gaining `reward` and the row gaining `best` (the index of
+    the highest reward), or, for `completion` rows, the row gaining `reward`."""
+    start = time.perf_counter()
+    rows = read_jsonl(input_path)
+    if not rows:
+        raise UserError(f"{input_path}: no rows (expected one JSON object per line)")
+    items = [_score_items(row, f"{input_path}:{i}") for i, row in enumerate(rows, start=1)]
+    prompts = [prompt for prompt, texts in items for _ in texts]
+    texts = [text for _, row_texts in items for text in row_texts]
+    rewards = iter(model.score_batch(prompts, texts, batch_size=batch_size))
+    out = []
+    for row, (_, row_texts) in zip(rows, items, strict=True):
+        scores = [next(rewards) for _ in row_texts]
+        out.append(_with_rewards(row, scores))
+    write_jsonl(output_path, out)
+    return {
+        "rows": len(rows),
+        "completions": len(texts),
+        "seconds": time.perf_counter() - start,
+        "output": str(output_path),
+    }
+
+
+def _score_items(row: dict[str, Any], where: str) -> tuple[str, list[str]]:
+    """(prompt, texts to score) of one row; a bad field raises `file:row: field: ...`."""
+    prompt = row.get("question", row.get("prompt"))
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise UserError(f"{where}: question: expected a non-empty string (or 'prompt')")
+    if "candidates" in row:
+        raw = row["candidates"]
+        if not isinstance(raw, list) or not raw:
+            raise UserError(
+                f"{where}: candidates: expected a non-empty list of strings or {{text, label}}"
+            )
+        texts = []
+        for j, cand in enumerate(raw):
+            text = cand.get("text") if isinstance(cand, dict) else cand
+            if not isinstance(text, str):
+                raise UserError(
+                    f"{where}: candidates[{j}]: expected a string or an object with a 'text' string"
+                )
+            texts.append(text)
+        return prompt.strip(), texts
+    if isinstance(row.get("completion"), str):
+        return prompt.strip(), [row["completion"]]
+    raise UserError(
+        f"{where}: expected 'candidates' (a list of strings or {{text, label}}) or 'completion' (a string)"
+    )
+
+
+def _with_rewards(row: dict[str, Any], scores: list[float]) -> dict[str, Any]:
+    if "candidates" not in row:
+        return {**row, "reward": scores[0]}
+    candidates = [
+        {**(c if isinstance(c, dict) else {"text": c}), "reward": r}
+        for c, r in zip(row["candidates"], scores, strict=True)
+    ]
+    return {**row, "candidates": candidates, "best": int(np.argmax(scores))}
+
+
+def _download(repo_id: str, revision: str | None, **kwargs: Any) -> Path:
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    kwargs.setdefault("allow_patterns", [bundle.WEIGHTS, bundle.CONFIG, bundle.TOKENIZER])
+    try:
+        return Path(snapshot_download(repo_id, revision=revision, **kwargs))
+    except (HfHubHTTPError, LocalEntryNotFoundError, ValueError, OSError) as exc:
+        raise UserError(
+            f"{repo_id}: not a local folder and could not be downloaded from the Hub "
+            f"({type(exc).__name__}: {exc})"
+        ) from exc

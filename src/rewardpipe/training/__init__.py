@@ -1,0 +1,1 @@
+"""Training: batching, loss, optimiser, sharding, checkpoints and the loop."""

@@ -1,0 +1,143 @@
+"""End to end: the real `dvc repro` / `dvc exp run -S` on tiny configs in a temp git repo."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline_repo import GSM8K, dvc, env, make_repo
+
+pytestmark = pytest.mark.slow
+
+
+def _exp_rows(repo: Path) -> list[dict]:
+    """Flattened `dvc exp show --json` rows: name, params, metrics per experiment."""
+    data = json.loads(dvc(repo, "exp", "show", "--json").stdout)
+    rows = []
+    for commit in data:
+        for exp in [commit, *[e for r in commit.get("experiments") or [] for e in r["revs"]]]:
+            d = exp.get("data") or {}
+            rows.append({"name": exp.get("name") or d.get("rev"), "params": d.get("params", {}),
+                         "metrics": d.get("metrics", {})})
+    return rows
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_prepare_synthetic_noop_and_experiment(tmp_path):
+    repo = make_repo(tmp_path)
+    out = dvc(repo, "repro", "prepare")
+    assert "Running stage 'prepare'" in out.stdout
+    prepared = repo / "data" / "prepared"
+    test = _read_jsonl(prepared / "test.jsonl")
+    assert all(len(s["candidates"]) == 4 and sum(c["label"] for c in s["candidates"]) == 1 for s in test)
+    stats = json.loads((prepared / "stats.json").read_text())
+    assert stats["source"]["name"] == "synthetic" and stats["counts"]["train"]["pairs"] > 0
+
+    again = dvc(repo, "repro", "prepare")
+    assert "Running stage" not in again.stdout
+
+    dvc(repo, "exp", "run", "-n", "negs2", "-S", "prepare.negatives_per_question=2", "prepare")
+    test2 = _read_jsonl(prepared / "test.jsonl")
+    assert all(len(s["candidates"]) == 3 for s in test2)
+    rows = {r["name"]: r for r in _exp_rows(repo)}
+    assert "negs2" in rows
+    params = rows["negs2"]["params"]["params.yaml"]["data"]["prepare"]
+    assert params["negatives_per_question"] == 2
+    metrics = rows["negs2"]["metrics"]["data/prepared/stats.json"]["data"]
+    assert metrics["counts"]["test"]["candidates"] == 3 * metrics["counts"]["test"]["prompts"]
+
+
+@pytest.mark.skipif(not GSM8K.is_dir(), reason="../shared/data/gsm8k not present")
+def test_prepare_local_gsm8k(tmp_path):
+    repo = make_repo(tmp_path, {"prepare": {"source": "local", "path": str(GSM8K), "max_examples": 1200}})
+    dvc(repo, "repro", "prepare")
+    stats = json.loads((repo / "data/prepared/stats.json").read_text())
+    counts = stats["counts"]
+    assert counts["test"]["prompts"] == 1200
+    assert counts["train"]["prompts"] + counts["val"]["prompts"] == 1200
+    assert stats["source"]["name"] == "local"
+    audit = stats["shortcut_audit"]
+    assert 0.4 <= audit["chosen_longer_chars"] <= 0.6
+
+
+def test_full_pipeline_repro_noop_and_experiments(tmp_path):
+    repo = make_repo(tmp_path)
+    dvc(repo, "repro")
+    for path in ("models/model/model.safetensors", "models/model/config.json", "metrics/eval.json",
+                 "metrics/eval/report.md", "metrics/train/metrics.json", "models/export/README.md",
+                 "metrics/publish.json"):
+        assert (repo / path).is_file(), path
+    first = json.loads((repo / "metrics/eval.json").read_text())
+    assert "Running stage" not in dvc(repo, "repro").stdout
+    plots = dvc(repo, "plots", "show", "--json").stdout
+    assert "train/loss" in plots and "roc.json" in plots
+
+    dvc(repo, "exp", "run", "-n", "longer", "-S", "train.steps=24", "-S", "train.lr=0.002")
+    diff = json.loads(dvc(repo, "metrics", "diff", "HEAD", "--json").stdout)
+    assert "metrics/eval.json" in diff and "metrics/train/metrics.json" in diff
+    rows = {r["name"]: r for r in _exp_rows(repo)}
+    exp = rows["longer"]
+    assert exp["params"]["params.yaml"]["data"]["train"]["steps"] == 24
+    assert exp["metrics"]["metrics/train/metrics.json"]["data"]["step"] == 24
+    assert "ranking" in exp["metrics"]["metrics/eval.json"]["data"]
+    assert json.loads((repo / "metrics/eval.json").read_text()) != first
+
+
+def _train(repo: Path, **kw) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "stages/train.py", "--no-progress"], cwd=repo, env=env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+
+def _summary(repo: Path) -> dict:
+    data = json.loads((repo / "metrics/train/metrics.json").read_text())
+    data.pop("perf", None)  # throughput differs run to run; everything else must not
+    return data
+
+
+def test_sigkill_then_rerun_matches_uninterrupted_run(tmp_path):
+    overrides = {"train": {"steps": 30, "save_every": 5, "eval_every": 5, "log_every": 5}}
+    clean, killed = make_repo(tmp_path / "clean", overrides), make_repo(tmp_path / "killed", overrides)
+    for repo in (clean, killed):
+        dvc(repo, "repro", "prepare")
+    assert _train(clean).wait(timeout=600) == 0
+
+    proc = _train(killed)
+    ckpts = killed / "models" / "checkpoints"
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        steps = [int(p.name) for p in ckpts.glob("*/*") if p.name.isdigit() and (p / "commit_success.txt").exists()]
+        if steps and max(steps) >= 10:
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "models/model").exists()
+    rerun = _train(killed)
+    output = rerun.communicate(timeout=600)[0]
+    assert rerun.returncode == 0, output
+    assert "resuming from" in output
+    assert _summary(killed) == _summary(clean)
+    assert (killed / "models/model/model.safetensors").read_bytes() == (
+        clean / "models/model/model.safetensors"
+    ).read_bytes()
+    tsv = killed / "metrics/train/plots/metrics/train/loss.tsv"
+    steps = [int(line.split("\t")[0]) for line in tsv.read_text().splitlines()[1:]]
+    assert steps == sorted(set(steps)) == list(range(5, 31, 5))
+
+
+def test_bad_source_fails_with_clear_message(tmp_path):
+    repo = make_repo(tmp_path, {"prepare": {"source": "nope"}})
+    proc = dvc(repo, "repro", "prepare", check=False)
+    assert proc.returncode != 0
+    assert "prepare.source: expected synthetic | hub | local" in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr + proc.stdout
