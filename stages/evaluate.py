@@ -1,0 +1,87 @@
+"""evaluate: score test candidates -> metrics/eval.json, plots, failures, report.md.
+With --predictions FILE: accuracy of one completion per question (no reward model)."""
+
+import argparse
+import time
+from pathlib import Path
+
+from rewardpipe import stage
+from rewardpipe.data.candidates import load_candidates
+from rewardpipe.evaluation import evaluate_sets, failures, plots, predictions, report
+from rewardpipe.evaluation.scoring import score_sets, subset
+from rewardpipe.inference import RewardModel
+from rewardpipe.io import atomic_dir, read_json, read_jsonl, write_json, write_jsonl, write_text
+from rewardpipe.params import load_section
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--model", default="models/model")
+    ap.add_argument(
+        "--candidates", help="candidates file (default: evaluate.candidates_path or the test split)"
+    )
+    ap.add_argument("--output", default="metrics/eval.json")
+    ap.add_argument("--details", default="metrics/eval", help="folder for plots, failures, report")
+    ap.add_argument("--baseline", help="another eval.json: the report shows deltas against it")
+    ap.add_argument(
+        "--predictions", help="JSONL of {question, answer, completion}: predictions mode"
+    )
+    args = ap.parse_args()
+    ep = load_section(args.params, "evaluate")
+    if args.predictions:
+        return predictions_mode(Path(args.predictions), Path(args.output), ep.partial_tolerance)
+    start = time.perf_counter()
+    source = args.candidates or ep.candidates_path
+    sets = subset(
+        load_candidates(source) if source else read_jsonl("data/prepared/test.jsonl"),
+        ep.num_samples,
+    )
+    model = RewardModel.from_pretrained(args.model)
+    scores = score_sets(model, sets, ep.batch_size)
+    metrics = evaluate_sets(
+        sets, scores, partial_tolerance=ep.partial_tolerance, vote_temperature=ep.vote_temperature
+    )
+    info = {
+        "dataset": source or "data/prepared/test.jsonl",
+        "split": "candidates" if source else "test",
+        "model": args.model,
+        "n_prompts": metrics["n_prompts"],
+        "n_candidates": metrics["n_candidates"],
+    }
+    baseline = read_json(args.baseline) if args.baseline else None
+    worst = failures.worst_rankings(sets, scores, ep.failures)
+    with atomic_dir(args.details) as tmp:
+        write_json(tmp / "plots" / "roc.json", plots.roc_points(sets, scores))
+        write_json(tmp / "plots" / "reward_histogram.json", plots.reward_histogram(sets, scores))
+        write_json(
+            tmp / "plots" / "reliability.json",
+            plots.reliability(sets, scores, partial_tolerance=ep.partial_tolerance),
+        )
+        write_jsonl(tmp / "failures.jsonl", worst)
+        predictions.write_records_csv(worst, tmp / "failures.csv")
+        write_text(tmp / "report.md", report.render_report(metrics, info=info, baseline=baseline))
+    write_json(args.output, metrics)
+    bon = metrics["best_of_n"]
+    print(
+        f"evaluated {metrics['n_prompts']} prompts / {metrics['n_candidates']} candidates in "
+        f"{time.perf_counter() - start:.1f}s: pairwise {metrics['ranking']['pairwise_accuracy']}, "
+        f"best-of-n exact {bon['exact_accuracy']['value']:.4f} -> {args.output}"
+    )
+
+
+def predictions_mode(path: Path, output: Path, tolerance: float) -> None:
+    records, summary = predictions.score_predictions(
+        predictions.load_predictions(path), partial_tolerance=tolerance
+    )
+    predictions.write_records_jsonl(records, output.with_suffix(".records.jsonl"))
+    predictions.write_records_csv(records, output.with_suffix(".records.csv"))
+    write_json(output, summary)
+    print(
+        f"scored {len(records)} predictions -> {output}: "
+        + ", ".join(f"{k} {v['value']:.4f}" for k, v in summary.items() if isinstance(v, dict))
+    )
+
+
+if __name__ == "__main__":
+    stage.run(main)
