@@ -22,7 +22,13 @@ from rewardpipe.data.tokenizer import train_bpe
 from rewardpipe.errors import UserError
 from rewardpipe.model import ModelConfig, build_model
 from rewardpipe.params import TrainParams
-from rewardpipe.training.batching import BUCKET, Encoder, PairBatcher, eval_batches
+from rewardpipe.training.batching import (
+    MAX_BUCKETS,
+    Encoder,
+    PairBatcher,
+    eval_batches,
+    fit_buckets,
+)
 from rewardpipe.training.checkpoints import Checkpoints, run_dir
 from rewardpipe.training.loop import Trainer, ValData, train
 from rewardpipe.training.loss import pairwise_loss
@@ -95,11 +101,20 @@ def test_batches_are_bucketed_deterministic_and_resumable():
     for expected in all_batches[13:]:
         got = next(resumed)
         assert np.array_equal(got.tokens, expected.tokens)
+    assert len(b.buckets) <= MAX_BUCKETS
+    assert {batch.tokens.shape[1] for batch in all_batches} <= set(b.buckets)
     for batch in all_batches:
-        assert batch.tokens.shape[1] % BUCKET == 0 or batch.tokens.shape[1] == 96
         assert batch.tokens.shape[0] == 8  # 4 chosen then 4 rejected
         assert batch.mask.sum(1).min() > 0
     assert 0.0 <= b.padding_fraction() < 0.5
+
+
+def test_fit_buckets_minimises_padding():
+    assert fit_buckets([10, 20, 30], 6, 64) == [16, 24, 32]
+    assert fit_buckets([5, 9, 17, 17, 30], 1, 64) == [32]
+    lengths = [8] * 100 + [64] * 100 + [200]
+    assert fit_buckets(lengths, 3, 256) == [8, 64, 200]
+    assert fit_buckets([300], 2, 256) == [256]
 
 
 def test_eval_batches_pad_last_batch_with_real_count():

@@ -15,7 +15,9 @@ SPECIAL_NAMES = {
     "sep": ("<sep>", "[SEP]", "</s>"),
     "cls": ("<cls>", "[CLS]", "<s>"),
 }
-BUCKET = 32  # sequence lengths are padded to a multiple of this: few static shapes for jit
+BUCKET = 32  # scoring pads sequence lengths to a multiple of this: few static shapes for jit
+MAX_BUCKETS = 6  # training picks at most this many padded lengths (one jit compile each)
+ALIGN = 8
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,49 @@ def bucket_length(n: int, max_len: int) -> int:
     return min(max_len, -(-n // BUCKET) * BUCKET)
 
 
+def fit_buckets(lengths: Sequence[int], k: int, max_len: int, align: int = ALIGN) -> list[int]:
+    """At most `k` padded lengths (multiples of `align`, the last covering the longest) that
+    minimise total padding when each length is rounded up to the next bucket: an exact DP over
+    the distinct aligned lengths."""
+    need = sorted({min(max_len, -(-n // align) * align) for n in lengths})
+    if len(need) <= k:
+        return need
+    counts = np.array(
+        [sum(1 for n in lengths if min(max_len, -(-n // align) * align) == v) for v in need]
+    )
+    values = np.array(need)
+    m = len(need)
+    inf = float("inf")
+    # cost[i][j]: padding when lengths need[i..j] all round up to need[j]
+    prefix_n = np.concatenate([[0], np.cumsum(counts)])
+    prefix_v = np.concatenate([[0], np.cumsum(counts * values)])
+
+    def cost(i: int, j: int) -> float:
+        n = prefix_n[j + 1] - prefix_n[i]
+        return float(values[j] * n - (prefix_v[j + 1] - prefix_v[i]))
+
+    best = [[inf] * m for _ in range(k + 1)]
+    back = [[-1] * m for _ in range(k + 1)]
+    for j in range(m):
+        best[1][j] = cost(0, j)
+    for b in range(2, k + 1):
+        for j in range(m):
+            for i in range(j):
+                c = best[b - 1][i] + cost(i + 1, j)
+                if c < best[b][j]:
+                    best[b][j], back[b][j] = c, i
+    b = min(range(1, k + 1), key=lambda x: best[x][m - 1])
+    out, j = [], m - 1
+    while j >= 0 and b >= 1:
+        out.append(need[j])
+        j, b = back[b][j], b - 1
+    return sorted(out)
+
+
+def round_up(n: int, buckets: Sequence[int]) -> int:
+    return next(b for b in buckets if b >= n)
+
+
 def pad_batch(
     seqs: Sequence[np.ndarray], length: int, pad_id: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -121,6 +166,8 @@ class PairBatcher:
             [max(len(c), len(r)) for c, r in zip(chosen, rejected, strict=True)]
         )
         self.batches_per_epoch = len(chosen) // batch_size
+        batch_max = [int(self.lengths[b].max()) for b in self.epoch_order(0)]
+        self.buckets = fit_buckets(batch_max, MAX_BUCKETS, max_len)
 
     def epoch_order(self, epoch: int) -> list[np.ndarray]:
         """Shuffle, sort by length inside windows of `window` batches, cut, shuffle the batches."""
@@ -137,8 +184,11 @@ class PairBatcher:
         batches = [b for b in batches if len(b) == self.batch_size][: self.batches_per_epoch]
         return [batches[i] for i in rng.permutation(len(batches))]
 
+    def length_of(self, indices: np.ndarray) -> int:
+        return round_up(min(int(self.lengths[indices].max()), self.max_len), self.buckets)
+
     def batch(self, indices: np.ndarray) -> PairBatch:
-        length = bucket_length(int(self.lengths[indices].max()), self.max_len)
+        length = self.length_of(indices)
         seqs = [self.chosen[i] for i in indices] + [self.rejected[i] for i in indices]
         return PairBatch(*pad_batch(seqs, length, self.pad_id))
 
@@ -155,7 +205,7 @@ class PairBatcher:
         real = padded = 0
         for e in range(epochs):
             for indices in self.epoch_order(e):
-                length = bucket_length(int(self.lengths[indices].max()), self.max_len)
+                length = self.length_of(indices)
                 real += sum(len(self.chosen[i]) + len(self.rejected[i]) for i in indices)
                 padded += 2 * len(indices) * length
         return 1 - real / padded if padded else 0.0
@@ -168,10 +218,14 @@ def eval_batches(
     the number of real pairs is returned beside it (static shapes, no recompiles)."""
     lengths = np.array([max(len(c), len(r)) for c, r in zip(chosen, rejected, strict=True)])
     order = np.argsort(lengths, kind="stable")
-    for start in range(0, len(order), batch_size):
+    starts = range(0, len(order), batch_size)
+    buckets = fit_buckets(
+        [int(lengths[order[s : s + batch_size]].max()) for s in starts], MAX_BUCKETS, max_len
+    )
+    for start in starts:
         idx = order[start : start + batch_size]
         real = len(idx)
         idx = np.concatenate([idx, np.repeat(idx[:1], batch_size - real)])
-        length = bucket_length(int(lengths[idx].max()), max_len)
+        length = round_up(min(int(lengths[idx].max()), max_len), buckets)
         seqs = [chosen[i] for i in idx] + [rejected[i] for i in idx]
         yield PairBatch(*pad_batch(seqs, length, pad_id)), real
