@@ -87,13 +87,16 @@ class RewardModel:
         self, normalize: bool = True, scale: float = 1.0, batch_size: int = 64
     ) -> Callable[..., list[float]]:
         """`fn(prompts, completions, **kwargs) -> list[float]`, the reward-function signature of
-        Tunix `GRPOLearner` and TRL `GRPOTrainer`; chat-message completions are flattened."""
+        Tunix `GRPOLearner` and TRL `GRPOTrainer`. Chat-message lists are accepted: a prompt is
+        its last user message, a completion its assistant messages. Extra keyword arguments
+        (TRL passes `completion_ids` and dataset columns) are ignored."""
 
         def reward_fn(
             prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any
         ) -> list[float]:
-            texts = [_text(c) for c in completions]
-            rewards = self.score_batch([_text(p) for p in prompts], texts, batch_size=batch_size)
+            prompt_texts = [_text(p, "user", last=True) for p in prompts]
+            texts = [_text(c, "assistant") for c in completions]
+            rewards = self.score_batch(prompt_texts, texts, batch_size=batch_size)
             if normalize:
                 rewards = self.normalize(rewards)
             return [scale * r for r in rewards]
@@ -123,16 +126,22 @@ def _looks_like_path(name: str) -> bool:
 
 
 def score_file(
-    model: RewardModel, input_path: str | Path, output_path: str | Path, batch_size: int = 64
+    model: RewardModel | str | Path,
+    input_path: str | Path,
+    output_path: str | Path,
+    batch_size: int = 64,
 ) -> dict[str, Any]:
     """Score a JSONL file in the candidates format (`question` or `prompt`, and `candidates`: a
     list of strings or `{text, ...}` objects, or a single `completion`). Each row is written back
     with every candidate as an object gaining `reward` and the row gaining `best` (the index of
-    the highest reward), or, for `completion` rows, the row gaining `reward`."""
+    the highest reward), or, for `completion` rows, the row gaining `reward`. `model` is a
+    RewardModel or what `RewardModel.from_pretrained` takes (a folder or a Hub repo id)."""
     start = time.perf_counter()
     rows = read_jsonl(input_path)
     if not rows:
         raise UserError(f"{input_path}: no rows (expected one JSON object per line)")
+    if not isinstance(model, RewardModel):
+        model = RewardModel.from_pretrained(model)
     items = [_score_items(row, f"{input_path}:{i}") for i, row in enumerate(rows, start=1)]
     prompts = [prompt for prompt, texts in items for _ in texts]
     texts = [text for _, row_texts in items for text in row_texts]

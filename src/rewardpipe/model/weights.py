@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from pathlib import Path
 
 import jax.numpy as jnp
@@ -14,6 +12,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
 from rewardpipe.errors import UserError
+from rewardpipe.io import atomic_path
 from rewardpipe.model.transformer import RewardTransformer
 
 
@@ -58,16 +57,8 @@ def save_safetensors(
     model: nnx.Module, path: str | Path, *, metadata: dict[str, str] | None = None
 ) -> None:
     """Write the Params to `path` atomically (temp file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(to_flat(model), tmp, metadata=metadata)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_path(path) as tmp:
+        save_file(to_flat(model), str(tmp), metadata=metadata)
 
 
 def read_safetensors(path: str | Path) -> dict[str, np.ndarray]:

@@ -1,0 +1,85 @@
+"""Publishing a trained model: export a self-contained bundle, validate it, render its model
+card, and upload it to the Hugging Face Hub.
+
+`build_bundle` writes and validates `models/export` in one go (a failed check leaves the previous
+folder untouched); `validate_bundle` checks an existing one; `record` is `metrics/publish.json`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rewardpipe import bundle
+from rewardpipe.errors import UserError
+from rewardpipe.inference import RewardModel
+from rewardpipe.io import atomic_dir, read_json
+from rewardpipe.publish import card, export, hub
+from rewardpipe.publish.card import CardOptions
+
+__all__ = ["build_bundle", "card", "export", "hub", "record", "validate_bundle"]
+
+
+def build_bundle(
+    model_dir: str | Path,
+    eval_path: str | Path,
+    out_dir: str | Path,
+    options: CardOptions,
+    *,
+    git_revision: str | None,
+    params_sha256: str | None,
+) -> dict[str, Any]:
+    """Export `model_dir` (+ `eval_path`) to `out_dir` and validate it against the in-memory
+    model before it replaces `out_dir`; returns the validation report."""
+    model, tokenizer, source = bundle.load(model_dir)
+    reference = RewardModel(model, tokenizer, source)
+    metrics = read_json(eval_path)
+    if not isinstance(metrics, dict) or not metrics:
+        raise UserError(f"{eval_path}: expected the evaluate stage's metrics (a JSON object)")
+    config = export.bundle_config(
+        source,
+        tokenizer,
+        export.probe_scores(reference),
+        git_revision=git_revision,
+        params_sha256=params_sha256,
+    )
+    with atomic_dir(out_dir) as tmp:
+        config = export.write_bundle(tmp, model, tokenizer, config, metrics)
+        text = card.render_card(config, metrics, options)
+        (tmp / export.README).write_text(text, encoding="utf-8")
+        report = export.validate(tmp, reference)
+    return {**report, "folder": str(out_dir)}
+
+
+def validate_bundle(folder: str | Path, model_dir: str | Path | None = None) -> dict[str, Any]:
+    """Validate an existing bundle; against the model folder `model_dir` too when it exists."""
+    reference = None
+    if model_dir is not None and Path(model_dir).is_dir():
+        reference = RewardModel.from_pretrained(model_dir)
+    return export.validate(folder, reference)
+
+
+def record(
+    report: dict[str, Any],
+    *,
+    push_requested: bool,
+    validate_only: bool,
+    pushed: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """`metrics/publish.json`: what was validated and whether/where it was pushed (no timings,
+    so the file is the same for the same inputs)."""
+    if pushed is not None:
+        push: dict[str, Any] = {"requested": True, **pushed}
+    elif validate_only:
+        push = {"requested": push_requested, "reason": "validate_only: nothing uploaded"}
+    else:
+        push = {"requested": False, "reason": "publish.push is false: nothing uploaded"}
+    return {
+        "validated": True,
+        "bundle": report["folder"],
+        "checks": report["checks"],
+        "files": report["files"],
+        "probe": report["probe"],
+        "pushed": pushed is not None,
+        "push": push,
+    }

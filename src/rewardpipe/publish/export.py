@@ -1,0 +1,356 @@
+"""The published bundle: writing it and checking that it is complete, consistent and loadable.
+
+A bundle is a folder of `model.safetensors` (LoRA merged, float32), `config.json` (the model
+folder's config plus format, tokenizer, max length, version, run identity, probe rewards and file
+hashes), `tokenizer.json`, `README.md` (model card) and `eval.json`. No pickles; it loads with
+`RewardModel.from_pretrained(folder)` and no other file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from tokenizers import Tokenizer
+
+from rewardpipe import __version__, bundle
+from rewardpipe.errors import UserError
+from rewardpipe.inference import RewardModel
+from rewardpipe.model import ModelConfig, RewardTransformer
+from rewardpipe.model.weights import read_safetensors
+from rewardpipe.training.batching import special_ids
+
+FORMAT, FORMAT_VERSION = "rewardpipe-reward-model", 1
+README, EVAL = "README.md", "eval.json"
+FILES = (bundle.WEIGHTS, bundle.CONFIG, bundle.TOKENIZER, README, EVAL)
+HASHED = (bundle.WEIGHTS, bundle.TOKENIZER, EVAL)  # config.json cannot hold its own hash
+PICKLE_SUFFIXES = (".bin", ".pkl", ".pickle", ".pt", ".pth", ".ckpt", ".joblib", ".npy", ".npz")
+TOLERANCE = 1e-5
+PROBE_BATCH = 8
+
+# Fixed (prompt, completion) pairs whose rewards must survive export bit-for-bit (to TOLERANCE):
+# short and long, correct and wrong, unicode, an empty completion and one past max_len.
+PROBES: tuple[tuple[str, str], ...] = (
+    ("Tom has 3 apples and buys 2 more. How many apples does he have?", "3 + 2 = 5\n#### 5"),
+    ("Tom has 3 apples and buys 2 more. How many apples does he have?", "3 - 2 = 1\n#### 1"),
+    (
+        "A baker makes 12 loaves a day for 7 days and sells 80. How many are left?",
+        "He makes 12 * 7 = <<12*7=84>>84 loaves.\nHe has 84 - 80 = <<84-80=4>>4 left.\n#### 4",
+    ),
+    (
+        "A baker makes 12 loaves a day for 7 days and sells 80. How many are left?",
+        "He makes 12 + 7 = 19 loaves.\nThe answer is 19.",
+    ),
+    ("Lena läuft 5 km pro Tag. Wie viele km in 4 Tagen? 🏃", "5 × 4 = 20 km\n#### 20"),
+    ("What is 0 divided by 7?", ""),
+    ("Sum the numbers. " + " ".join(str(i) for i in range(1, 400)), "#### 79800"),
+    ("x", "The answer is " + "9" * 50 + ".\n#### -3.5"),
+)
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_GIT_REV = re.compile(r"[0-9a-f]{40}")
+
+
+def probe_scores(model: RewardModel) -> list[float]:
+    """Raw rewards of `PROBES`, always scored in the same batch layout."""
+    prompts, completions = zip(*PROBES, strict=True)
+    return model.score_batch(list(prompts), list(completions), batch_size=PROBE_BATCH)
+
+
+def params_hash(sections: dict[str, Any]) -> str:
+    """sha256 of the params sections as canonical JSON (sorted keys, no whitespace)."""
+    text = json.dumps(sections, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def file_info(path: Path) -> dict[str, Any]:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def bundle_config(
+    source: dict[str, Any],
+    tokenizer: Tokenizer,
+    probes: Sequence[float],
+    *,
+    git_revision: str | None,
+    params_sha256: str | None,
+) -> dict[str, Any]:
+    """The exported config.json without `files` (added once the files are written)."""
+    model = ModelConfig.from_dict(source["model"])
+    ids = special_ids(tokenizer)
+    return {
+        **{k: v for k, v in source.items() if k not in ("model", "lora")},
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "max_length": model.max_len,
+        "tokenizer": {
+            "file": bundle.TOKENIZER,
+            "vocab_size": tokenizer.get_vocab_size(),
+            "pad_id": ids.pad,
+            "sep_id": ids.sep,
+            "cls_id": ids.cls,
+            "input": "[cls] prompt [sep] completion [sep]; a long prompt loses its start",
+        },
+        "rewardpipe_version": __version__,
+        "git_revision": git_revision,
+        "params_hash": params_sha256,
+        "probe": {"n": len(PROBES), "batch_size": PROBE_BATCH, "scores": list(probes)},
+    }
+
+
+def write_bundle(
+    folder: str | Path,
+    model: RewardTransformer,
+    tokenizer: Tokenizer,
+    config: dict[str, Any],
+    eval_metrics: dict[str, Any],
+) -> dict[str, Any]:
+    """Write the weights, tokenizer, eval.json and config.json (with the file hashes) into
+    `folder` (an empty temp folder); returns the final config. README.md is written after."""
+    folder = Path(folder)
+    bundle.save(folder, model, tokenizer, config)
+    (folder / EVAL).write_text(json.dumps(eval_metrics, indent=2) + "\n", encoding="utf-8")
+    full = bundle.read_config(folder)
+    full["files"] = {name: file_info(folder / name) for name in HASHED}
+    text = json.dumps(full, indent=2, sort_keys=True) + "\n"
+    (folder / bundle.CONFIG).write_text(text, encoding="utf-8")
+    return full
+
+
+def validate(folder: str | Path, reference: RewardModel | None = None) -> dict[str, Any]:
+    """Check a bundle; the first problem raises a UserError naming the file and what is wrong.
+
+    Checks: every file present (and no pickles or strays), each file parses, the config schema,
+    file hashes against config.json, the weights load into a fresh model and are finite, and the
+    probe rewards equal those recorded at export (and `reference`'s, when given) to 1e-5.
+    """
+    start = time.perf_counter()
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"{folder}: bundle folder not found")
+    _check_listing(folder)
+    config = _read_json_object(folder / bundle.CONFIG)
+    eval_metrics = _read_json_object(folder / EVAL)
+    tensors = read_safetensors(folder / bundle.WEIGHTS)
+    tokenizer = _read_tokenizer(folder / bundle.TOKENIZER)
+    _check_card(folder / README)
+    model_config = check_config(config, folder / bundle.CONFIG)
+    _check_tokenizer(tokenizer, config, model_config, folder)
+    _check_hashes(folder, config)
+    _check_finite(tensors, folder / bundle.WEIGHTS)
+    model, tokenizer, config = bundle.load(folder)
+    scores = probe_scores(RewardModel(model, tokenizer, config))
+    recorded = _probe_diff(scores, config["probe"]["scores"], folder, "recorded in config.json")
+    against = None
+    if reference is not None:
+        expected = probe_scores(reference)
+        against = _probe_diff(scores, expected, folder, "of the in-memory model")
+    return {
+        "folder": str(folder),
+        "files": {name: file_info(folder / name) for name in FILES},
+        "checks": ["files", "parse", "config_schema", "hashes", "weights", "probe"],
+        "probe": {
+            "n": len(scores),
+            "tolerance": TOLERANCE,
+            "max_abs_diff_recorded": recorded,
+            "max_abs_diff_in_memory": against,
+        },
+        "eval_keys": sorted(eval_metrics),
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def check_config(config: dict[str, Any], path: Path) -> ModelConfig:
+    """The config.json schema; returns the model architecture."""
+
+    def need(ok: bool, field: str, expected: str, value: Any) -> None:
+        if not ok:
+            raise UserError(f"{path}: {field}: expected {expected}, got {value!r}")
+
+    need(config.get("format") == FORMAT, "format", repr(FORMAT), config.get("format"))
+    version = config.get("format_version")
+    need(version == FORMAT_VERSION, "format_version", str(FORMAT_VERSION), version)
+    need(isinstance(config.get("model"), dict), "model", "an object (the architecture)", None)
+    try:
+        model = ModelConfig.from_dict(config["model"])
+    except (UserError, TypeError) as exc:
+        raise UserError(f"{path}: {exc}") from exc
+    lora = config.get("lora", {})
+    need(
+        model.lora_rank == 0, "model.lora_rank", "0 (LoRA merged into the weights)", model.lora_rank
+    )
+    need(isinstance(lora, dict) and lora.get("merged", True), "lora.merged", "true", lora)
+    reward = config.get("reward")
+    need(isinstance(reward, dict), "reward", "an object {mean, std}", reward)
+    need(_finite(reward.get("mean")), "reward.mean", "a finite number", reward.get("mean"))
+    std = reward.get("std")
+    need(_finite(std) and std > 0, "reward.std", "a finite number > 0", std)
+    max_length = config.get("max_length")
+    need(max_length == model.max_len, "max_length", f"model.max_len ({model.max_len})", max_length)
+    tok = config.get("tokenizer")
+    need(isinstance(tok, dict), "tokenizer", "an object {file, vocab_size, pad_id, ...}", tok)
+    need(
+        tok.get("file") == bundle.TOKENIZER,
+        "tokenizer.file",
+        repr(bundle.TOKENIZER),
+        tok.get("file"),
+    )
+    for key in ("vocab_size", "pad_id", "sep_id", "cls_id"):
+        need(_int(tok.get(key)), f"tokenizer.{key}", "an integer", tok.get(key))
+    version = config.get("rewardpipe_version")
+    need(
+        isinstance(version, str) and bool(version),
+        "rewardpipe_version",
+        "a version string",
+        version,
+    )
+    rev = config.get("git_revision")
+    need(rev is None or _match(_GIT_REV, rev), "git_revision", "null or a 40-hex commit", rev)
+    digest = config.get("params_hash")
+    need(digest is None or _match(_SHA256, digest), "params_hash", "null or a sha256 hex", digest)
+    probe = config.get("probe")
+    scores = probe.get("scores") if isinstance(probe, dict) else None
+    need(
+        isinstance(scores, list) and len(scores) == len(PROBES) and all(map(_finite, scores)),
+        "probe.scores",
+        f"a list of {len(PROBES)} finite numbers",
+        scores,
+    )
+    files = config.get("files")
+    need(
+        isinstance(files, dict), "files", f"an object with the sha256 of {', '.join(HASHED)}", files
+    )
+    for name in HASHED:
+        info = files.get(name)
+        ok = (
+            isinstance(info, dict)
+            and _match(_SHA256, info.get("sha256"))
+            and _int(info.get("bytes"))
+        )
+        need(ok, f"files.{name}", "an object {bytes, sha256}", info)
+    return model
+
+
+def _check_listing(folder: Path) -> None:
+    for name in FILES:
+        path = folder / name
+        if not path.is_file():
+            raise UserError(f"{path}: missing (a bundle holds {', '.join(FILES)})")
+        if path.stat().st_size == 0:
+            raise UserError(f"{path}: empty file")
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or path.name in FILES:
+            continue  # hidden files: .gitattributes, the Hub download cache
+        if path.suffix.lower() in PICKLE_SUFFIXES:
+            raise UserError(f"{path}: a pickle-format file; bundles hold safetensors weights only")
+        raise UserError(f"{path}: unexpected file (a bundle holds only {', '.join(FILES)})")
+
+
+def _read_json_object(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from exc
+    if not isinstance(data, dict) or not data:
+        raise UserError(f"{path}: expected a non-empty JSON object")
+    return data
+
+
+def _read_tokenizer(path: Path) -> Tokenizer:
+    try:
+        return Tokenizer.from_file(str(path))
+    except Exception as exc:  # tokenizers raises plain Exception subclasses
+        raise UserError(f"{path}: not a valid tokenizers file: {exc}") from exc
+
+
+def _check_card(path: Path) -> None:
+    from huggingface_hub import ModelCard
+
+    try:
+        card = ModelCard(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise UserError(f"{path}: invalid model card metadata: {exc}") from exc
+    if not card.data.get("license"):
+        raise UserError(f"{path}: metadata: license: expected a licence id in the YAML header")
+
+
+def _check_tokenizer(
+    tokenizer: Tokenizer, config: dict[str, Any], model: ModelConfig, folder: Path
+) -> None:
+    where = folder / bundle.CONFIG
+    recorded = config["tokenizer"]
+    size = tokenizer.get_vocab_size()
+    if size != recorded["vocab_size"]:
+        raise UserError(
+            f"{folder / bundle.TOKENIZER}: vocabulary of {size} tokens, but {where} "
+            f"tokenizer.vocab_size says {recorded['vocab_size']}"
+        )
+    if size > model.vocab_size:
+        raise UserError(
+            f"{folder / bundle.TOKENIZER}: vocabulary of {size} tokens does not fit the model's "
+            f"embedding table ({where} model.vocab_size = {model.vocab_size})"
+        )
+    ids = special_ids(tokenizer)
+    for role in ("pad", "sep", "cls"):
+        if getattr(ids, role) != recorded[f"{role}_id"]:
+            raise UserError(
+                f"{folder / bundle.TOKENIZER}: {role} token id {getattr(ids, role)}, but {where} "
+                f"tokenizer.{role}_id says {recorded[f'{role}_id']}"
+            )
+
+
+def _check_hashes(folder: Path, config: dict[str, Any]) -> None:
+    for name in HASHED:
+        actual, recorded = file_info(folder / name), config["files"][name]
+        if actual != {"bytes": recorded["bytes"], "sha256": recorded["sha256"]}:
+            raise UserError(
+                f"{folder / name}: content changed after export ({actual['bytes']} bytes, sha256 "
+                f"{actual['sha256'][:12]}…; {folder / bundle.CONFIG} files.{name} records "
+                f"{recorded['bytes']} bytes, sha256 {recorded['sha256'][:12]}…)"
+            )
+
+
+def _check_finite(tensors: dict[str, np.ndarray], path: Path) -> None:
+    for key, value in tensors.items():
+        if not np.all(np.isfinite(value)):
+            raise UserError(f"{path}: tensor {key} holds NaN or infinite values")
+
+
+def _probe_diff(
+    actual: Sequence[float], expected: Sequence[float], folder: Path, what: str
+) -> float:
+    diffs = np.abs(np.asarray(actual, dtype=np.float64) - np.asarray(expected, dtype=np.float64))
+    worst = int(np.argmax(diffs))
+    if not diffs[worst] <= TOLERANCE:  # also catches NaN
+        raise UserError(
+            f"{folder / bundle.WEIGHTS}: probe rewards differ from those {what} by up to "
+            f"{diffs[worst]:.3g} (probe {worst}: {actual[worst]!r} vs {expected[worst]!r}; "
+            f"tolerance {TOLERANCE:g})"
+        )
+    return float(diffs.max())
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _match(pattern: re.Pattern[str], value: Any) -> bool:
+    return isinstance(value, str) and pattern.fullmatch(value) is not None

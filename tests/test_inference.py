@@ -1,0 +1,164 @@
+"""RewardModel: loading, batched scoring, the GRPO reward-function adapter, and score_file."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from publish_support import tiny_model_folder
+
+from rewardpipe import bundle
+from rewardpipe.errors import UserError
+from rewardpipe.inference import RewardModel, score_file
+
+PROMPTS = [
+    "Tom has 3 apples and buys 2 more. How many apples does he have?",
+    "What is 7 times 6?",
+    "A baker makes 12 loaves a day for 7 days and sells 80. How many are left? " * 5,
+    "x",
+    "What is 7 times 6?",
+]
+COMPLETIONS = ["3 + 2 = 5\n#### 5", "7 * 6 = 42\n#### 42", "#### 4", "", "The answer is 41."]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_model_folder(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture(scope="module")
+def model(folder: Path) -> RewardModel:
+    return RewardModel.from_pretrained(folder)
+
+
+def test_from_pretrained_equals_the_in_memory_model(folder: Path, model: RewardModel) -> None:
+    net, tokenizer, config = bundle.load(folder)
+    direct = RewardModel(net, tokenizer, config)
+    np.testing.assert_allclose(
+        model.score_batch(PROMPTS, COMPLETIONS), direct.score_batch(PROMPTS, COMPLETIONS), atol=1e-6
+    )
+    assert (model.reward_mean, model.reward_std) == (0.25, 2.0)
+    assert model.max_len == 64
+
+
+def test_score_batch_keeps_input_order_whatever_the_batch_size(model: RewardModel) -> None:
+    one_by_one = [model.score(p, c) for p, c in zip(PROMPTS, COMPLETIONS, strict=True)]
+    for batch_size in (1, 2, 3, 64):
+        batched = model.score_batch(PROMPTS, COMPLETIONS, batch_size=batch_size)
+        np.testing.assert_allclose(batched, one_by_one, atol=1e-5)
+    assert len(set(np.round(one_by_one, 6))) > 1  # different inputs, different rewards
+    assert all(isinstance(r, float) for r in one_by_one)
+
+
+def test_score_batch_rejects_bad_arguments(model: RewardModel) -> None:
+    assert model.score_batch([], []) == []
+    with pytest.raises(UserError, match="2 prompts but 1 completions"):
+        model.score_batch(["a", "b"], ["c"])
+    with pytest.raises(UserError, match="batch_size"):
+        model.score_batch(["a"], ["b"], batch_size=0)
+
+
+def test_from_pretrained_names_a_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="model folder not found"):
+        RewardModel.from_pretrained(tmp_path / "nope")
+    # a Hub id while offline (HF_HUB_OFFLINE=1): a clear error, no network
+    with pytest.raises(UserError, match="could not be downloaded"):
+        RewardModel.from_pretrained("rewardpipe-test/no-such-model", cache_dir=tmp_path)
+
+
+def test_as_reward_fn_signature_matches_trl_and_tunix(model: RewardModel) -> None:
+    fn = model.as_reward_fn()
+    params = inspect.signature(fn).parameters
+    assert list(params)[:2] == ["prompts", "completions"]
+    assert params["kwargs"].kind is inspect.Parameter.VAR_KEYWORD
+    assert fn.__name__ == "rewardpipe_reward"  # TRL logs rewards under the function name
+
+
+def test_as_reward_fn_values(model: RewardModel) -> None:
+    raw = model.score_batch(PROMPTS, COMPLETIONS)
+    normalized = model.as_reward_fn(normalize=True, scale=3.0)(
+        prompts=PROMPTS, completions=COMPLETIONS, completion_ids=[[1]] * 5, answer=["5"] * 5
+    )
+    expected = [3.0 * (r - 0.25) / 2.0 for r in raw]
+    np.testing.assert_allclose(normalized, expected, atol=1e-6)
+    plain = model.as_reward_fn(normalize=False)(PROMPTS, COMPLETIONS)
+    np.testing.assert_allclose(plain, raw, atol=1e-6)
+    assert isinstance(plain, list) and all(isinstance(r, float) for r in plain)
+
+
+def test_as_reward_fn_accepts_chat_messages(model: RewardModel) -> None:
+    """TRL's conversational format: prompts and completions are lists of messages."""
+    prompts = [
+        [{"role": "system", "content": "Answer with #### N."}, {"role": "user", "content": p}]
+        for p in PROMPTS
+    ]
+    completions = [[{"role": "assistant", "content": c}] for c in COMPLETIONS]
+    fn = model.as_reward_fn(normalize=False)
+    np.testing.assert_allclose(fn(prompts, completions), fn(PROMPTS, COMPLETIONS), atol=1e-6)
+
+
+def test_score_file_adds_rewards_and_the_best_index(model: RewardModel, tmp_path: Path) -> None:
+    rows = [
+        {
+            "id": "q1",
+            "question": PROMPTS[0],
+            "answer": "#### 5",
+            "candidates": [COMPLETIONS[0], {"text": "3 - 2 = 1\n#### 1", "label": False}],
+        },
+        {"prompt": PROMPTS[1], "candidates": [COMPLETIONS[1], COMPLETIONS[4], "#### 43"]},
+        {"question": PROMPTS[1], "completion": COMPLETIONS[1]},
+    ]
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    summary = score_file(model, src, out, batch_size=2)
+    assert (summary["rows"], summary["completions"]) == (3, 6)
+    scored = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert scored[0]["id"] == "q1" and scored[0]["answer"] == "#### 5"
+    first = scored[0]["candidates"]
+    assert first[1]["label"] is False and first[1]["text"] == "3 - 2 = 1\n#### 1"
+    for row in scored[:2]:
+        prompt = row.get("question", row.get("prompt"))
+        rewards = [c["reward"] for c in row["candidates"]]
+        expected = [model.score(prompt, c["text"]) for c in row["candidates"]]
+        np.testing.assert_allclose(rewards, expected, atol=1e-5)
+        assert row["best"] == int(np.argmax(rewards))
+    assert scored[2]["reward"] == pytest.approx(model.score(PROMPTS[1], COMPLETIONS[1]), abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"candidates": ["a"]}, r"in.jsonl:2: question"),
+        ({"question": "q", "candidates": []}, r"in.jsonl:2: candidates"),
+        ({"question": "q", "candidates": [{"label": True}]}, r"in.jsonl:2: candidates\[0\]"),
+        ({"question": "q"}, r"in.jsonl:2: expected 'candidates'"),
+    ],
+)
+def test_score_file_names_the_bad_row(
+    model: RewardModel, tmp_path: Path, row: dict, message: str
+) -> None:
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    good = {"question": "q", "candidates": ["a"]}
+    src.write_text(json.dumps(good) + "\n" + json.dumps(row) + "\n", encoding="utf-8")
+    with pytest.raises(UserError, match=message):
+        score_file(model, src, out)
+    assert not out.exists()
+
+
+def test_score_file_takes_a_model_path(folder: Path, model: RewardModel, tmp_path: Path) -> None:
+    """The `rewardpipe score --model PATH` call: score_file loads the model itself."""
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_text(json.dumps({"question": PROMPTS[0], "completion": COMPLETIONS[0]}) + "\n")
+    score_file(str(folder), src, out)
+    (row,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert row["reward"] == pytest.approx(model.score(PROMPTS[0], COMPLETIONS[0]), abs=1e-5)
+
+
+def test_score_file_rejects_an_empty_file(model: RewardModel, tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n")
+    with pytest.raises(UserError, match=r"in\.jsonl: no rows"):
+        score_file(model, src, tmp_path / "out.jsonl")
