@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -45,6 +46,9 @@ def env() -> dict[str, str]:
         GIT_AUTHOR_EMAIL="t@t.invalid",
         GIT_COMMITTER_NAME="t",
         GIT_COMMITTER_EMAIL="t@t.invalid",
+        # One compilation cache for every stage subprocess of the test session.
+        JAX_COMPILATION_CACHE_DIR=str(Path(tempfile.gettempdir()) / "rewardpipe-tests-jax-cache"),
+        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
     )
     return e
 

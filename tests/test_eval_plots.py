@@ -38,16 +38,14 @@ def test_reward_histogram_shared_bins():
     sets = [make_set(["18", "1", "2"], [True, False, False])]
     rows = reward_histogram(sets, [[1.0, 0.0, 0.1]], bins=2)
     assert rows == [
-        {"bin_center": 0.25, "count": 0, "label": "correct"},
-        {"bin_center": 0.75, "count": 1, "label": "correct"},
-        {"bin_center": 0.25, "count": 2, "label": "incorrect"},
-        {"bin_center": 0.75, "count": 0, "label": "incorrect"},
+        {"bin_center": 0.25, "correct": 0, "incorrect": 2},
+        {"bin_center": 0.75, "correct": 1, "incorrect": 0},
     ]
 
 
 def test_reward_histogram_constant_scores():
     rows = reward_histogram([make_set(["18", "1"], [True, False])], [[2.0, 2.0]], bins=3)
-    assert sum(r["count"] for r in rows) == 2
+    assert sum(r["correct"] + r["incorrect"] for r in rows) == 2
 
 
 def test_reliability_bins_by_gap():

@@ -5,13 +5,23 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from rewardpipe.errors import UserError
 
+CACHE_DIR = ".cache/jax"
+
 
 def run(main: Callable[[], None]) -> None:
-    """Call `main`; a UserError prints `error: ...` (no traceback) and exits 1."""
+    """Call `main`; a UserError prints `error: ...` (no traceback) and exits 1. Stages that use
+    JAX share a persistent compilation cache (`JAX_COMPILATION_CACHE_DIR`, default .cache/jax),
+    so reruns and experiments skip recompiling the same shapes."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if "jax" in sys.modules:
+        import jax
+
+        cache = os.environ.get("JAX_COMPILATION_CACHE_DIR") or str(Path(CACHE_DIR).absolute())
+        jax.config.update("jax_compilation_cache_dir", cache)
     try:
         main()
     except UserError as exc:

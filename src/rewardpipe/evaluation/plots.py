@@ -28,22 +28,18 @@ def roc_points(sets: Sequence[dict[str, Any]], scores: Sequence[Any]) -> list[di
 def reward_histogram(
     sets: Sequence[dict[str, Any]], scores: Sequence[Any], *, bins: int = 20
 ) -> list[dict[str, Any]]:
-    """Reward counts of correct and incorrect candidates on shared bins.
-
-    [{"bin_center", "count", "label": "correct" | "incorrect"}], correct rows first.
-    """
+    """Reward counts of correct and incorrect candidates on shared bins, one row per bin
+    (`[{"bin_center", "correct", "incorrect"}]`) so DVC draws both series from one file."""
     arrays = check_sets(sets, scores)
     all_scores, labels = pooled(sets, arrays)
     edges = np.histogram_bin_edges(all_scores, bins=bins)
     centers = (edges[:-1] + edges[1:]) / 2.0
-    rows = []
-    for name, mask in (("correct", labels), ("incorrect", ~labels)):
-        counts, _ = np.histogram(all_scores[mask], bins=edges)
-        rows.extend(
-            {"bin_center": float(c), "count": int(k), "label": name}
-            for c, k in zip(centers, counts, strict=True)
-        )
-    return rows
+    correct, _ = np.histogram(all_scores[labels], bins=edges)
+    incorrect, _ = np.histogram(all_scores[~labels], bins=edges)
+    return [
+        {"bin_center": float(c), "correct": int(a), "incorrect": int(b)}
+        for c, a, b in zip(centers, correct, incorrect, strict=True)
+    ]
 
 
 def reliability(
