@@ -29,6 +29,7 @@ def main() -> None:
         path=p.path,
         hub_name=p.hub_name,
         hub_config=p.hub_config,
+        hub_revision=p.hub_revision,
         n_train=p.synthetic_train,
         n_test=p.synthetic_test,
         seed=p.seed,

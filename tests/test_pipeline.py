@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from pipeline_repo import GSM8K, dvc, env, make_repo
 
 pytestmark = pytest.mark.slow
@@ -24,8 +23,13 @@ def _exp_rows(repo: Path) -> list[dict]:
     for commit in data:
         for exp in [commit, *[e for r in commit.get("experiments") or [] for e in r["revs"]]]:
             d = exp.get("data") or {}
-            rows.append({"name": exp.get("name") or d.get("rev"), "params": d.get("params", {}),
-                         "metrics": d.get("metrics", {})})
+            rows.append(
+                {
+                    "name": exp.get("name") or d.get("rev"),
+                    "params": d.get("params", {}),
+                    "metrics": d.get("metrics", {}),
+                }
+            )
     return rows
 
 
@@ -39,7 +43,9 @@ def test_prepare_synthetic_noop_and_experiment(tmp_path):
     assert "Running stage 'prepare'" in out.stdout
     prepared = repo / "data" / "prepared"
     test = _read_jsonl(prepared / "test.jsonl")
-    assert all(len(s["candidates"]) == 4 and sum(c["label"] for c in s["candidates"]) == 1 for s in test)
+    assert all(
+        len(s["candidates"]) == 4 and sum(c["label"] for c in s["candidates"]) == 1 for s in test
+    )
     stats = json.loads((prepared / "stats.json").read_text())
     assert stats["source"]["name"] == "synthetic" and stats["counts"]["train"]["pairs"] > 0
 
@@ -59,7 +65,9 @@ def test_prepare_synthetic_noop_and_experiment(tmp_path):
 
 @pytest.mark.skipif(not GSM8K.is_dir(), reason="../shared/data/gsm8k not present")
 def test_prepare_local_gsm8k(tmp_path):
-    repo = make_repo(tmp_path, {"prepare": {"source": "local", "path": str(GSM8K), "max_examples": 1200}})
+    repo = make_repo(
+        tmp_path, {"prepare": {"source": "local", "path": str(GSM8K), "max_examples": 1200}}
+    )
     dvc(repo, "repro", "prepare")
     stats = json.loads((repo / "data/prepared/stats.json").read_text())
     counts = stats["counts"]
@@ -73,14 +81,21 @@ def test_prepare_local_gsm8k(tmp_path):
 def test_full_pipeline_repro_noop_and_experiments(tmp_path):
     repo = make_repo(tmp_path)
     dvc(repo, "repro")
-    for path in ("models/model/model.safetensors", "models/model/config.json", "metrics/eval.json",
-                 "metrics/eval/report.md", "metrics/train/metrics.json", "models/export/README.md",
-                 "metrics/publish.json"):
+    for path in (
+        "models/model/model.safetensors",
+        "models/model/config.json",
+        "metrics/eval.json",
+        "metrics/eval/report.md",
+        "metrics/train/metrics.json",
+        "models/export/README.md",
+        "metrics/publish.json",
+    ):
         assert (repo / path).is_file(), path
     first = json.loads((repo / "metrics/eval.json").read_text())
     assert "Running stage" not in dvc(repo, "repro").stdout
-    plots = dvc(repo, "plots", "show", "--json").stdout
-    assert "train/loss" in plots and "roc.json" in plots
+    plots = json.loads(dvc(repo, "plots", "show", "--json").stdout)["data"]
+    for name in ("Loss", "Pairwise accuracy", "ROC", "Reward histogram", "Reliability"):
+        assert plots[name][0]["content"]["data"]["values"], name
 
     dvc(repo, "exp", "run", "-n", "longer", "-S", "train.steps=24", "-S", "train.lr=0.002")
     diff = json.loads(dvc(repo, "metrics", "diff", "HEAD", "--json").stdout)
@@ -94,8 +109,15 @@ def test_full_pipeline_repro_noop_and_experiments(tmp_path):
 
 
 def _train(repo: Path, **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "stages/train.py", "--no-progress"], cwd=repo, env=env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "stages/train.py", "--no-progress"],
+        cwd=repo,
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **kw,
+    )
 
 
 def _summary(repo: Path) -> dict:
@@ -106,7 +128,10 @@ def _summary(repo: Path) -> dict:
 
 def test_sigkill_then_rerun_matches_uninterrupted_run(tmp_path):
     overrides = {"train": {"steps": 30, "save_every": 5, "eval_every": 5, "log_every": 5}}
-    clean, killed = make_repo(tmp_path / "clean", overrides), make_repo(tmp_path / "killed", overrides)
+    clean, killed = (
+        make_repo(tmp_path / "clean", overrides),
+        make_repo(tmp_path / "killed", overrides),
+    )
     for repo in (clean, killed):
         dvc(repo, "repro", "prepare")
     assert _train(clean).wait(timeout=600) == 0
@@ -115,7 +140,11 @@ def test_sigkill_then_rerun_matches_uninterrupted_run(tmp_path):
     ckpts = killed / "models" / "checkpoints"
     deadline = time.time() + 600
     while time.time() < deadline:
-        steps = [int(p.name) for p in ckpts.glob("*/*") if p.name.isdigit() and (p / "commit_success.txt").exists()]
+        steps = [
+            int(p.name)
+            for p in ckpts.glob("*/*")
+            if p.name.isdigit() and (p / "commit_success.txt").exists()
+        ]
         if steps and max(steps) >= 10:
             break
         time.sleep(0.05)

@@ -40,6 +40,7 @@ class PrepareParams:
     path: str | None = None
     hub_name: str = "openai/gsm8k"
     hub_config: str | None = "main"
+    hub_revision: str | None = None
     custom_config: str | None = None
     columns: dict[str, str] = field(default_factory=dict)
     synthetic_train: int = 4000

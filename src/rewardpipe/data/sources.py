@@ -39,12 +39,13 @@ def load_synthetic(n_train: int, n_test: int, seed: int) -> list[RawSplit]:
     ]
 
 
-def load_hub(name: str, config: str | None) -> list[RawSplit]:
-    """`datasets.load_dataset(name, config)`; a clear message when the Hub is out of reach."""
+def load_hub(name: str, config: str | None, revision: str | None = None) -> list[RawSplit]:
+    """`datasets.load_dataset(name, config, revision=...)`; a clear message when the Hub is out of
+    reach. Pin `revision` (prepare.hub_revision) for a reproducible download."""
     import datasets
 
     try:
-        dd = datasets.load_dataset(name, config)
+        dd = datasets.load_dataset(name, config, revision=revision)
     except Exception as exc:  # network, auth, missing dataset: all end the same way for the user
         raise UserError(
             f"could not load {name!r} (config {config!r}) from the Hugging Face Hub: "
@@ -108,7 +109,8 @@ def load_file(path: Path) -> list[dict[str, Any]]:
     if fmt == "json":
         _check_json_lines(path)
     try:
-        ds = datasets.load_dataset(fmt, data_files=str(path), split="train")
+        # A local file, not a Hub repo: there is no revision to pin.
+        ds = datasets.load_dataset(fmt, data_files=str(path), split="train")  # nosec B615
     except Exception as exc:
         raise UserError(f"{path}: could not be read as {fmt}: {type(exc).__name__}: {exc}") from exc
     return [dict(r) for r in ds]
@@ -152,6 +154,7 @@ def load_source(
     path: str | None,
     hub_name: str,
     hub_config: str | None,
+    hub_revision: str | None = None,
     n_train: int,
     n_test: int,
     seed: int,
@@ -160,7 +163,7 @@ def load_source(
     if source == "synthetic":
         return load_synthetic(n_train, n_test, seed)
     if source == "hub":
-        return load_hub(hub_name, hub_config)
+        return load_hub(hub_name, hub_config, hub_revision)
     if source == "local":
         if not path:
             raise UserError("prepare.path: expected a file or folder when prepare.source is local")

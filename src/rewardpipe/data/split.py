@@ -18,7 +18,7 @@ def unit_hash(key: str, seed: int) -> float:
 
 
 def stable_id(prefix: str, key: str) -> str:
-    return f"{prefix}-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
+    return f"{prefix}-{hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:12]}"
 
 
 def assign(prompt: str, fractions: tuple[float, ...], names: tuple[str, ...], seed: int) -> str:
