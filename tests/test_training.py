@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -20,7 +21,7 @@ from tokenizers import Tokenizer
 
 from rewardpipe.data.tokenizer import train_bpe
 from rewardpipe.errors import UserError
-from rewardpipe.model import ModelConfig, build_model
+from rewardpipe.model import ModelConfig, build_model, to_flat
 from rewardpipe.params import TrainParams
 from rewardpipe.training.batching import (
     MAX_BUCKETS,
@@ -314,3 +315,36 @@ def test_lr_schedule_warms_up_then_decays():
 def test_run_dir_depends_on_config(tmp_path: Path):
     assert run_dir(tmp_path, {"a": 1}) != run_dir(tmp_path, {"a": 2})
     assert run_dir(tmp_path, {"a": 1}) == run_dir(tmp_path, {"a": 1})
+
+
+def test_lora_training_updates_only_adapters_and_head(tokenizer):
+    chosen, rejected, pad = _data(tokenizer)
+    cfg = dataclasses.replace(TINY, lora_rank=2, lora_alpha=4.0)
+    before = build_model(cfg, seed=0)
+    base = {
+        k: v for k, v in to_flat(before).items() if ".lora." not in k and not k.startswith("head")
+    }
+    tp = TrainParams(steps=4, batch_size=8, lr=1e-2, warmup_steps=0)
+    result = train(
+        build_model(cfg, seed=0),
+        tp,
+        PairBatcher(chosen, rejected, 8, 64, pad, 0),
+        ValData(chosen, rejected, 8),
+        progress=False,
+    )
+    after = to_flat(result.model)
+    assert all(np.array_equal(after[k], v) for k, v in base.items())
+    assert not np.array_equal(after["head.kernel"], to_flat(before)["head.kernel"])
+    lora_b = [k for k in after if k.endswith("lora_b")]
+    assert lora_b and any(np.abs(after[k]).sum() > 0 for k in lora_b)
+
+
+def test_bfloat16_compute_keeps_float32_master_weights(tokenizer):
+    chosen, rejected, pad = _data(tokenizer)
+    cfg = dataclasses.replace(TINY, compute_dtype="bfloat16")
+    tp = TrainParams(steps=3, batch_size=8, lr=1e-2, warmup_steps=0, precision="bfloat16")
+    trainer = Trainer(build_model(cfg, seed=0), tp, pad)
+    batch = next(PairBatcher(chosen, rejected, 8, 64, pad, 0).from_step(0))
+    metrics = trainer.step(batch.tokens, batch.mask)
+    assert metrics["loss"].dtype == jnp.float32 and np.isfinite(float(metrics["loss"]))
+    assert {x.dtype for x in jax.tree.leaves(trainer.params)} == {jnp.dtype("float32")}
