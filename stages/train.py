@@ -47,9 +47,8 @@ def main() -> None:
     truncate_live(args.metrics, None if resume is None else resume // tp.grad_accum)
     if resume is not None:
         print(f"resuming from {checkpoints.directory} at step {resume // tp.grad_accum}")
-    with Live(
-        args.metrics, resume=resume is not None, dvcyaml=False, save_dvc_exp=False, report=None
-    ) as live:
+    resumed = resume is not None
+    with Live(args.metrics, dvcyaml=False, save_dvc_exp=False, resume=resumed, report=None) as live:
         result = train(
             model,
             tp,

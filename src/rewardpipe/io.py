@@ -79,21 +79,27 @@ def read_json(path: str | Path) -> Any:
         raise UserError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from exc
 
 
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of a JSONL file; a bad line raises `file:row: ...` (rows are 1-based line numbers)."""
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) per non-blank line; a bad line raises `file:line: ...`."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: file not found")
-    rows = []
     with path.open(encoding="utf-8") as f:
-        for i, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}:{i}: not valid JSON: {exc.msg}") from exc
-            if not isinstance(row, dict):
-                raise UserError(f"{path}:{i}: expected a JSON object, got {type(row).__name__}")
-            rows.append(row)
-    return rows
+        try:
+            for i, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise UserError(f"{path}:{i}: not valid JSON: {exc.msg}") from exc
+                if not isinstance(row, dict):
+                    raise UserError(f"{path}:{i}: expected a JSON object, got {type(row).__name__}")
+                yield i, row
+        except UnicodeDecodeError as exc:
+            raise UserError(f"{path}: expected UTF-8 text ({exc.reason})") from exc
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a JSONL file (see `iter_jsonl` for the errors)."""
+    return [row for _, row in iter_jsonl(path)]

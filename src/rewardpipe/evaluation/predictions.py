@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import numpy as np
 from rewardpipe.data.solution import final_answer, format_number
 from rewardpipe.errors import UserError, at
 from rewardpipe.evaluation.selection import METRICS, candidate_metrics, summarize
-from rewardpipe.io import atomic_path, write_jsonl
+from rewardpipe.io import atomic_path, iter_jsonl, write_jsonl
 
 QUESTION_FIELDS = ("question", "prompt")
 ANSWER_FIELDS = ("answer", "reference")
@@ -60,22 +59,8 @@ def load_predictions(path: str | Path) -> list[dict[str, Any]]:
     Accepts `question`/`prompt`, `answer`/`reference` and `completion`/`prediction`/`output`; `id`
     defaults to the line number. A bad row raises UserError `file:row: field: what was expected`.
     """
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError as exc:
-        raise UserError(f"{path}: file not found") from exc
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{path}: expected UTF-8 text ({exc.reason})") from exc
     rows = []
-    for i, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            raw = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{at(path, i)}: not valid JSON: {exc.msg}") from exc
-        if not isinstance(raw, dict):
-            raise UserError(f"{at(path, i)}: expected a JSON object, got {type(raw).__name__}")
+    for i, raw in iter_jsonl(path):
         q_field, question = _pick(raw, QUESTION_FIELDS, at(path, i))
         if not isinstance(question, str):
             raise UserError(f"{at(path, i, q_field)}: expected a string")
