@@ -91,7 +91,7 @@ def bundle_config(
     model = ModelConfig.from_dict(source["model"])
     ids = special_ids(tokenizer)
     return {
-        **{k: v for k, v in source.items() if k not in ("model", "lora")},
+        **{k: v for k, v in source.items() if k != "model"},  # "lora" records the merged adapters
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "max_length": model.max_len,
