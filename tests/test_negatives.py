@@ -19,6 +19,7 @@ from rewardpipe.data.solution import (
     split_final,
     values_match,
 )
+from rewardpipe.data.solution_edit import parse, styled
 from rewardpipe.errors import UserError
 from rewardpipe.params import DEFAULT_NEGATIVE_KINDS
 
@@ -186,49 +187,12 @@ def test_propagation_through_three_dependent_steps():
         v2 = v1 - 13
         v3 = v2 / 5
         assert lines[0] == f"She makes 7 * 9 = <<7*9={first.value}>>{first.value} rolls."
-        n1, n2, n3 = (negatives._styled(v, "") for v in (v1, v2, v3))
+        n1, n2, n3 = (styled(v, "") for v in (v1, v2, v3))
         assert lines[1] == f"After selling, {n1} - 13 = <<{n1}-13={n2}>>{n2} rolls are left."
         assert lines[2] == f"She fills {n2} / 5 = <<{n2}/5={n3}>>{n3} bags."
         assert lines[3] == f"#### {n3}"
         return
     pytest.fail("no seed slipped the first step")
-
-
-def test_propagation_reaches_visible_sums_and_plain_equations():
-    """A slip flows into `$61 + $20`, the unannotated `81/4 = $20.25` and the final answer."""
-    solution = (
-        "He earns 4 x 15 = <<4*15=60>>60 dollars.\n"
-        "He saves $60 + $20 = $<<60+20=80>>80 in total.\n"
-        "Each of 4 weeks gets 80/4 = $20\n"
-        "#### 20"
-    )
-    doc = negatives._parse(solution)
-    assert doc is not None and doc.render() == solution
-    doc = replace(doc, given=(4.0, 15.0, 20.0))
-    li, pi, calc = doc.calcs()[0]
-    new = replace(calc, value="61", result="61")
-    out = negatives._perturbed(doc, li, pi, new, calc)
-    assert out is not None
-    assert out.render() == (
-        "He earns 4 x 15 = <<4*15=61>>61 dollars.\n"
-        "He saves $61 + $20 = $<<61+20=81>>81 in total.\n"
-        "Each of 4 weeks gets 81/4 = $20.25\n"
-        "#### 20.25"
-    )
-
-
-def test_propagated_values_replace_prose_mentions_on_the_changed_line():
-    solution = (
-        "He earned $60 mowing because 4 x 15 = <<4*15=60>>60\n"
-        "He has 60 + 20 = <<60+20=80>>80 dollars now.\n"
-        "#### 80"
-    )
-    doc = negatives._parse(solution)
-    assert doc is not None
-    li, pi, calc = doc.calcs()[0]
-    out = negatives._perturbed(doc, li, pi, replace(calc, value="70", result="70"), calc)
-    assert out is not None
-    assert out.render().split("\n")[0] == "He earned $70 mowing because 4 x 15 = <<4*15=70>>70"
 
 
 # --- not applicable -----------------------------------------------------------------------
@@ -250,7 +214,7 @@ def test_unknown_kind_is_a_user_error():
 
 
 def test_negative_final_is_rejected_when_the_reference_has_none():
-    ref = negatives._parse(SOLUTION)
+    ref = parse(SOLUTION)
     assert ref is not None
     negative = replace(ref, final="-10")
     positive = replace(ref, final="12")
@@ -263,7 +227,7 @@ def test_negative_final_is_rejected_when_the_reference_has_none():
 
 
 def test_prefers_natural_candidates():
-    ref = negatives._parse(SOLUTION)
+    ref = parse(SOLUTION)
     assert ref is not None
     fraction, whole = replace(ref, final="10.5"), replace(ref, final="11")
     assert negatives._choose(iter([fraction, whole]), ref).endswith("#### 11")
@@ -376,12 +340,6 @@ def gsm8k_rows():
     with GSM8K_TRAIN.open(encoding="utf-8") as fh:
         rows = [json.loads(line) for _, line in zip(range(2000), fh, strict=False)]
     return rows
-
-
-def test_parse_renders_every_real_solution_unchanged(gsm8k_rows):
-    for row in gsm8k_rows:
-        doc = negatives._parse(row["answer"])
-        assert doc is not None and doc.render() == row["answer"].rstrip()
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -6,7 +6,7 @@ and the number after them, and plain written equations such as `20/4 = $5`), cas
 final `#### N`, so the negative stays internally consistent: only the intended mistake is wrong
 (for `arithmetic`, the one slipped result). Among the candidate mistakes the first one without a
 give-away (negative or fractional values the reference does not have, huge numbers, a visible
-expression that could not follow) is taken.
+expression that could not follow) is taken. Parsing and propagation live in `solution_edit`.
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ import math
 import random
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from itertools import islice, pairwise
 from typing import Any
 
 from rewardpipe.data.solution import (
-    annotations,
     final_answer,
     format_number,
     parse_number,
@@ -28,75 +27,33 @@ from rewardpipe.data.solution import (
     split_final,
     values_match,
 )
+from rewardpipe.data.solution_edit import (
+    CANONICAL,
+    NUM,
+    Calc,
+    Doc,
+    Line,
+    binary_ops,
+    lookup,
+    numbers,
+    parse,
+    perturbed,
+    propagate,
+    replace_at,
+    restate,
+    styled,
+    sub_numbers,
+    token_value,
+    with_value,
+)
 from rewardpipe.errors import UserError
 
 KINDS = ("final_answer", "arithmetic", "operator", "quantity", "extra_step", "drop_step", "foreign")
 
-_NUM = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d*\.\d+|\d+")
-_TOKEN = re.compile(
-    rf"(?P<num>{_NUM.pattern})|(?P<op>\*\*|//|[-+*/×÷%−]|(?<![A-Za-z])x(?![A-Za-z]))|(?P<open>\()|(?P<close>\))"
-)
-_RESULT = re.compile(rf"-?(?:{_NUM.pattern})")
-_JOINT = re.compile(r"\s*=\s*\$?\s*$")
-_BREAK = re.compile(r"[.!?;:](?:\s|$)|=")  # a sentence break inside a visible expression
-_EQUALS = re.compile(r"\s*=\s*\$?(?=\.?\d)")
-_SHOWN_CHARS = frozenset("0123456789.,$+-*/x×÷()% −")
 # Operator mix-ups: the inverse operation first, then adding for multiplying and the like.
 _SWAPS = {"+": ("-", "*"), "-": ("+", "/"), "*": ("/", "+"), "/": ("*", "-")}
-_CANONICAL = {"x": "*", "×": "*", "÷": "/", "−": "-", "+": "+", "-": "-", "*": "*", "/": "/"}
 _OPENERS = ("So", "Then", "That means", "After that,", "Next,", "This makes", "Now")
 _MAX_TRIES = 30  # candidates examined per make_negative call
-
-
-@dataclass(frozen=True)
-class _Calc:
-    """One annotation with its visible surroundings: `{shown}{joint}<<{expr}={value}>>{result}`,
-    or (not `annotated`) a plain written equation `{shown}{joint}{result}` evaluated as `expr`."""
-
-    shown: str  # visible expression before the annotation, "" if none
-    joint: str  # text between `shown` and `<<`, e.g. " = $"
-    expr: str
-    value: str
-    result: str  # visible number right after `>>`, "" if none
-    aligned: bool  # `shown` has the same numbers as `expr`, in order (or is empty)
-    annotated: bool = True
-
-    def render(self) -> str:
-        if not self.annotated:
-            return f"{self.shown}{self.joint}{self.result}"
-        return f"{self.shown}{self.joint}<<{self.expr}={self.value}>>{self.result}"
-
-    @property
-    def number(self) -> float | None:
-        return parse_number(self.value)
-
-
-_Part = str | _Calc
-_Line = tuple[_Part, ...]
-
-
-@dataclass(frozen=True)
-class _Doc:
-    """A parsed solution: step lines split into text and calculations, and the final answer."""
-
-    lines: tuple[_Line, ...]
-    final: str
-    flaws: int = 0  # stale visible expressions and ambiguous propagations so far
-    given: tuple[float, ...] = ()  # the question's numbers (never restated in prose)
-
-    def render(self) -> str:
-        steps = [
-            "".join(p if isinstance(p, str) else p.render() for p in line) for line in self.lines
-        ]
-        return "\n".join([*steps, f"#### {self.final}"])
-
-    def calcs(self) -> list[tuple[int, int, _Calc]]:
-        return [
-            (li, pi, p)
-            for li, line in enumerate(self.lines)
-            for pi, p in enumerate(line)
-            if isinstance(p, _Calc)
-        ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -112,10 +69,10 @@ def make_negative(
         raise UserError(f"negative kind {kind!r}: expected one of {', '.join(KINDS)}")
     if kind == "foreign":
         return _foreign(solution, rng, pool)
-    doc = _parse(solution)
+    doc = parse(solution)
     if doc is None:
         return None
-    makers: dict[str, Callable[[_Doc, str, random.Random], Iterator[_Doc | None]]] = {
+    makers: dict[str, Callable[[Doc, str, random.Random], Iterator[Doc | None]]] = {
         "final_answer": _final_answer,
         "arithmetic": _arithmetic,
         "operator": _operator,
@@ -236,279 +193,10 @@ def _draw(rng: random.Random, kinds: list[str], weights: Mapping[str, float]) ->
 
 
 # ---------------------------------------------------------------------------------------------
-# Parsing and rendering
-
-
-def _parse(solution: str) -> _Doc | None:
-    steps, final = split_final(solution)
-    if final is None or parse_number(final) is None or not any(s.strip() for s in steps):
-        return None
-    by_line: dict[int, list] = {}
-    for ann in annotations("\n".join(steps)):
-        by_line.setdefault(ann.line, []).append(ann)
-    lines = []
-    for i, line in enumerate(steps):
-        parts: list[_Part] = []
-        cursor = 0
-        for ann in by_line.get(i, []):
-            prefix, shown, joint, aligned = _split_shown(line[cursor : ann.start], ann.expr)
-            parts += _text_parts(prefix)
-            match = _RESULT.match(line, ann.end)
-            result = ""
-            if match and _same(parse_number(match.group()), parse_number(ann.value)):
-                result = match.group()
-            parts.append(_Calc(shown, joint, ann.expr, ann.value, result, aligned))
-            cursor = ann.end + len(result)
-        parts += _text_parts(line[cursor:])
-        lines.append(tuple(parts or [""]))
-    return _Doc(tuple(lines), final)
-
-
-def _split_shown(segment: str, expr: str) -> tuple[str, str, str, bool]:
-    """Split the text before an annotation into (prefix, visible expression, joint, aligned).
-
-    The visible expression ends at the `=` before `<<`; it is aligned when its last numbers are
-    the expression's numbers (words may sit between them: `2000 cases + 500 cases`)."""
-    joint = _JOINT.search(segment)
-    if joint is None:
-        return segment, "", "", True
-    end = joint.start()
-    expr_nums = _numbers(expr)
-    nums = list(_NUM.finditer(segment, 0, end))
-    tail = nums[len(nums) - len(expr_nums) :] if 0 < len(expr_nums) <= len(nums) else []
-    if (
-        tail
-        and all(_same(_value(m.group()), v) for m, v in zip(tail, expr_nums, strict=True))
-        and not _BREAK.search(segment, tail[0].start(), end)
-    ):
-        start = tail[0].start()
-        while start > 0 and segment[start - 1] in "($":
-            start -= 1
-        return segment[:start], segment[start:end], segment[end:], True
-    start = end
-    while start > 0 and segment[start - 1] in _SHOWN_CHARS:
-        start -= 1
-    if not _NUM.search(segment, start, end):
-        return segment, "", "", True
-    while start < end and not (segment[start].isdigit() or segment[start] in "($"):
-        start += 1
-    return segment[:start], segment[start:end], segment[end:], False
-
-
-def _text_parts(text: str) -> list[_Part]:
-    """Text with its plain written equations (`20/4 = $5`, `42 minutes + 10 minutes = 52`, no
-    annotation) as calculations: the shortest run of numbers before `=` that evaluates to it."""
-    parts: list[_Part] = []
-    cursor = 0
-    for eq in _EQUALS.finditer(text):
-        result = _NUM.match(text, eq.end())
-        if result is None or eq.start() <= cursor:
-            continue
-        nums = list(_NUM.finditer(text, cursor, eq.start()))
-        for first in reversed(nums[-6:-1]):
-            start = first.start()
-            while start > cursor and text[start - 1] in "($":
-                start -= 1
-            shown = text[start : eq.start()]
-            if _BREAK.search(shown):
-                break
-            if _binary_ops(shown) and _same(
-                safe_eval(_arithmetic_of(shown)), _value(result.group())
-            ):
-                if start > cursor:
-                    parts.append(text[cursor:start])
-                joint, number = text[eq.start() : eq.end()], result.group()
-                expr = _arithmetic_of(shown)
-                parts.append(_Calc(shown, joint, expr, number, number, True, annotated=False))
-                cursor = result.end()
-                break
-    if cursor < len(text):
-        parts.append(text[cursor:])
-    return parts
-
-
-def _arithmetic_of(shown: str) -> str:
-    """The arithmetic of a visible expression, words and units dropped: `3 sets * 15 push-ups/set`
-    -> `3*15`."""
-    tokens = []
-    for m in _TOKEN.finditer(shown):
-        if m.lastgroup == "op":
-            if _in_word(shown, m):
-                continue
-            tokens.append(_CANONICAL.get(m.group(), m.group()))
-        else:
-            tokens.append(m.group())
-    return "".join(tokens)
-
-
-def _numbers(text: str) -> list[float]:
-    return [_value(m.group()) for m in _NUM.finditer(text)]
-
-
-def _value(token: str) -> float:
-    return float(token.replace(",", ""))
-
-
-def _same(a: float | None, b: float | None) -> bool:
-    return a is not None and b is not None and values_match(a, b)
-
-
-def _styled(value: float, like: str) -> str:
-    """`value` rounded to cents as GSM8K writes it, with thousands commas if `like` has them."""
-    value = round(value, 2)
-    if "," in like and abs(value) >= 1000 and value == int(value):
-        return f"{int(value):,}"
-    return format_number(value)
-
-
-def _sub_numbers(text: str, subs: Mapping[int, str]) -> str:
-    """Replace the i-th number of `text` by `subs[i]` (negative values in parentheses)."""
-    out, last = [], 0
-    for i, m in enumerate(_NUM.finditer(text)):
-        if i in subs:
-            new = subs[i]
-            out += [text[last : m.start()], f"({new})" if new.startswith("-") else new]
-            last = m.end()
-    return "".join(out) + text[last:]
-
-
-def _binary_ops(text: str) -> list[re.Match[str]]:
-    """Binary operators in reading order; a sign touching a word (`hours/day`, `push-ups`) is
-    part of a unit, not an operator."""
-    ops, prev = [], None
-    for m in _TOKEN.finditer(text):
-        if m.lastgroup == "op" and _in_word(text, m):
-            continue
-        if m.lastgroup == "op" and prev in ("num", "close"):
-            ops.append(m)
-        prev = m.lastgroup
-    return ops
-
-
-def _in_word(text: str, m: re.Match[str]) -> bool:
-    before = text[m.start() - 1 : m.start()]
-    return before.isalpha() or text[m.end() : m.end() + 1].isalpha()
-
-
-def _replace_at(text: str, m: re.Match[str], new: str) -> str:
-    return text[: m.start()] + new + text[m.end() :]
-
-
-def _set_part(lines: tuple[_Line, ...], li: int, pi: int, part: _Part) -> tuple[_Line, ...]:
-    line = list(lines[li])
-    line[pi] = part
-    return (*lines[:li], tuple(line), *lines[li + 1 :])
-
-
-# ---------------------------------------------------------------------------------------------
-# Propagation
-
-
-def _lookup(changes: list[tuple[float, str]], value: float) -> str | None:
-    for old, new in reversed(changes):
-        if values_match(value, old):
-            return new
-    return None
-
-
-def _forget(changes: list[tuple[float, str]], value: float | None) -> None:
-    """A later, unchanged step produced `value` again: later uses of it refer to that step."""
-    if value is not None:
-        changes[:] = [c for c in changes if not values_match(value, c[0])]
-
-
-def _with_value(calc: _Calc, value: float, **fields: str) -> _Calc:
-    text = _styled(value, calc.value)
-    result = _styled(value, calc.result) if calc.result else ""
-    return replace(calc, value=text, result=result, **fields)
-
-
-def _propagate(doc: _Doc, start: tuple[int, int], changes: list[tuple[float, str]]) -> _Doc | None:
-    """Apply `changes` (old value -> new text) to every calculation at or after `start`, cascading,
-    then to the final answer. None when an expression no longer evaluates."""
-    changes = list(changes)
-    lines = list(doc.lines)
-    flaws = doc.flaws
-    for li in range(start[0], len(lines)):
-        parts = list(lines[li])
-        local: list[tuple[float, str]] = []
-        for pi, calc in enumerate(parts):
-            if not isinstance(calc, _Calc) or (li, pi) < start:
-                continue
-            subs = {}
-            for i, m in enumerate(_NUM.finditer(calc.expr)):
-                new = _lookup(changes, _value(m.group()))
-                if new is not None:
-                    subs[i] = new
-                    local.append((_value(m.group()), new))
-            old = calc.number
-            if not subs:
-                _forget(changes, old)
-                continue
-            expr = _sub_numbers(calc.expr, subs)
-            value = safe_eval(expr)
-            if value is None or not math.isfinite(value):
-                return None
-            shown = _sub_numbers(calc.shown, subs) if calc.aligned else calc.shown
-            flaws += not calc.aligned
-            if old is not None and values_match(value, old):
-                parts[pi] = replace(calc, expr=expr, shown=shown)
-                _forget(changes, old)
-                continue
-            parts[pi] = _with_value(calc, value, expr=expr, shown=shown)
-            if old is not None:
-                changes.append((old, parts[pi].value))
-                local.append((old, parts[pi].value))
-        lines[li] = _restate(tuple(parts), local, doc.given)
-    final = _lookup(changes, parse_number(doc.final) or 0.0) if changes else None
-    if final is not None and "," not in doc.final:
-        final = final.replace(",", "")
-    return replace(doc, lines=tuple(lines), final=final or doc.final, flaws=flaws)
-
-
-def _restate(line: _Line, changes: list[tuple[float, str]], given: tuple[float, ...]) -> _Line:
-    """Prose numbers on a line that state a changed result follow it (`He earned $60 because
-    4 x 15 = 60`), unless the number is also one of the question's."""
-    if not changes:
-        return line
-    changes = [(old, new) for old, new in changes if not any(values_match(old, g) for g in given)]
-    if not changes:
-        return line
-    out: list[_Part] = []
-    for part in line:
-        if isinstance(part, str):
-            subs = {}
-            for i, m in enumerate(_NUM.finditer(part)):
-                new = _lookup(changes, _value(m.group()))
-                if new is not None and not part[m.end() : m.end() + 1].isalpha():
-                    subs[i] = new
-            part = _sub_numbers(part, subs)
-        out.append(part)
-    return tuple(out)
-
-
-def _perturbed(doc: _Doc, li: int, pi: int, new: _Calc, old: _Calc) -> _Doc | None:
-    """`doc` with the calculation at (li, pi) replaced by `new`, its change propagated."""
-    if old.number is None or new.number is None or values_match(new.number, old.number):
-        return None
-    change = [(old.number, new.value)]
-    line = _restate(_set_part(doc.lines, li, pi, new)[li], change, doc.given)
-    # Later uses of a value that another step or the question also has may not mean this step.
-    earlier = [
-        c.number for l2, p2, c in doc.calcs() if (l2, p2) < (li, pi) and c.number is not None
-    ]
-    ambiguous = any(values_match(old.number, v) for v in (*earlier, *doc.given))
-    changed = replace(
-        doc, lines=(*doc.lines[:li], line, *doc.lines[li + 1 :]), flaws=doc.flaws + ambiguous
-    )
-    return _propagate(changed, (li, pi + 1), change)
-
-
-# ---------------------------------------------------------------------------------------------
 # Choosing among candidates
 
 
-def _choose(candidates: Iterator[_Doc | None], ref: _Doc, lean: int = 0) -> str | None:
+def _choose(candidates: Iterator[Doc | None], ref: Doc, lean: int = 0) -> str | None:
     """The first candidate without unnatural traits whose length does not go against `lean`
     (+1 longer, -1 shorter than the reference), else the most natural; None if none is valid."""
     best, best_key = None, (math.inf, math.inf)
@@ -525,12 +213,12 @@ def _choose(candidates: Iterator[_Doc | None], ref: _Doc, lean: int = 0) -> str 
     return best
 
 
-def _all_values(doc: _Doc) -> list[float]:
+def _all_values(doc: Doc) -> list[float]:
     values = [c.number for _, _, c in doc.calcs()] + [parse_number(doc.final)]
     return [v for v in values if v is not None]
 
 
-def _valid(doc: _Doc, ref: _Doc) -> bool:
+def _valid(doc: Doc, ref: Doc) -> bool:
     """A different, finite final answer, and no negative one where the reference has none."""
     new, old = parse_number(doc.final), parse_number(ref.final)
     return (
@@ -548,7 +236,7 @@ def _is_int(value: float) -> bool:
     return abs(value - round(value)) < 1e-9
 
 
-def _unnatural(doc: _Doc, ref: _Doc) -> int:
+def _unnatural(doc: Doc, ref: Doc) -> int:
     """Count traits that would give a negative away next to its reference."""
     values, ref_values = _all_values(doc), _all_values(ref)
     final, ref_final = parse_number(doc.final) or 0.0, parse_number(ref.final) or 0.0
@@ -624,85 +312,85 @@ def _slips(text: str, rng: random.Random, *, same_length: bool) -> list[str]:
                 continue
             out.append(cand)
     if "," in text:
-        out = [_styled(parse_number(c) or 0.0, text) for c in out]
+        out = [styled(parse_number(c) or 0.0, text) for c in out]
     return out
 
 
-def _final_answer(doc: _Doc, question: str, rng: random.Random) -> Iterator[_Doc | None]:
+def _final_answer(doc: Doc, question: str, rng: random.Random) -> Iterator[Doc | None]:
     for text in _slips(doc.final, rng, same_length=True):
         yield replace(doc, final=text)
 
 
-def _arithmetic(doc: _Doc, question: str, rng: random.Random) -> Iterator[_Doc | None]:
+def _arithmetic(doc: Doc, question: str, rng: random.Random) -> Iterator[Doc | None]:
     for li, pi, calc in _shuffled(doc.calcs(), rng):
         for text in _slips(calc.value, rng, same_length=False)[:3]:
             new = replace(calc, value=text, result=text if calc.result else "")
-            yield _perturbed(doc, li, pi, new, calc)
+            yield perturbed(doc, li, pi, new, calc)
 
 
-def _recomputed(calc: _Calc, expr: str, shown: str) -> _Calc | None:
+def _recomputed(calc: Calc, expr: str, shown: str) -> Calc | None:
     value = safe_eval(expr)
     if value is None or not math.isfinite(value):
         return None
-    return _with_value(calc, value, expr=expr, shown=shown)
+    return with_value(calc, value, expr=expr, shown=shown)
 
 
-def _operator(doc: _Doc, question: str, rng: random.Random) -> Iterator[_Doc | None]:
+def _operator(doc: Doc, question: str, rng: random.Random) -> Iterator[Doc | None]:
     options, blind = [], []  # blind: the visible expression cannot follow the swap
     for li, pi, calc in doc.calcs():
-        ops, shown_ops = _binary_ops(calc.expr), _binary_ops(calc.shown)
+        ops, shown_ops = binary_ops(calc.expr), binary_ops(calc.shown)
         follows = not calc.shown or (calc.aligned and len(shown_ops) == len(ops))
         for i, m in enumerate(ops):
-            for new_op in _SWAPS.get(_CANONICAL.get(m.group(), m.group()), ()):
+            for new_op in _SWAPS.get(CANONICAL.get(m.group(), m.group()), ()):
                 (options if follows else blind).append((li, pi, calc, i, new_op, follows))
     for li, pi, calc, i, new_op, follows in _shuffled(options, rng) + _shuffled(blind, rng):
-        expr = _replace_at(calc.expr, _binary_ops(calc.expr)[i], new_op)
+        expr = replace_at(calc.expr, binary_ops(calc.expr)[i], new_op)
         shown = calc.shown
         if shown and follows:
-            shown_ops = _binary_ops(shown)
-            shown = _replace_at(shown, shown_ops[i], _written_op(new_op, shown_ops))
+            shown_ops = binary_ops(shown)
+            shown = replace_at(shown, shown_ops[i], _written_op(new_op, shown_ops))
         new = _recomputed(calc, expr, shown)
         base = doc if follows else replace(doc, flaws=doc.flaws + 1)
-        yield None if new is None else _perturbed(base, li, pi, new, calc)
+        yield None if new is None else perturbed(base, li, pi, new, calc)
 
 
 def _written_op(op: str, seen: list[re.Match[str]]) -> str:
     """`op` in the symbols a visible expression already uses (`x`, `×`, `÷`, `−`)."""
     for m in seen:
-        if _CANONICAL.get(m.group()) == op:
+        if CANONICAL.get(m.group()) == op:
             return m.group()
     return op
 
 
 def _question_numbers(question: str) -> list[tuple[float, str]]:
     found: list[tuple[float, str]] = []
-    for m in _NUM.finditer(question):
-        value = _value(m.group())
+    for m in NUM.finditer(question):
+        value = token_value(m.group())
         if not any(values_match(value, v) for v, _ in found):
             found.append((value, format_number(value)))
     return found
 
 
-def _quantity(doc: _Doc, question: str, rng: random.Random) -> Iterator[_Doc | None]:
+def _quantity(doc: Doc, question: str, rng: random.Random) -> Iterator[Doc | None]:
     quantities = _question_numbers(question)
     ranked: list[list] = [[], [], []]  # operand from the question / other operand / stale view
     for li, pi, calc in doc.calcs():
-        for i, operand in enumerate(_numbers(calc.expr)):
+        for i, operand in enumerate(numbers(calc.expr)):
             from_question = any(values_match(operand, q) for q, _ in quantities)
             rank = 2 if not calc.aligned else 0 if from_question else 1
             for q, q_text in quantities:
                 if not values_match(q, operand):
                     ranked[rank].append((li, pi, calc, i, q_text))
     for li, pi, calc, i, q_text in [o for group in ranked for o in _shuffled(group, rng)]:
-        shown = _sub_numbers(calc.shown, {i: q_text}) if calc.aligned else calc.shown
-        new = _recomputed(calc, _sub_numbers(calc.expr, {i: q_text}), shown)
+        shown = sub_numbers(calc.shown, {i: q_text}) if calc.aligned else calc.shown
+        new = _recomputed(calc, sub_numbers(calc.expr, {i: q_text}), shown)
         base = doc if calc.aligned else replace(doc, flaws=doc.flaws + 1)
-        yield None if new is None else _perturbed(base, li, pi, new, calc)
+        yield None if new is None else perturbed(base, li, pi, new, calc)
 
 
-def _carried(calc: _Calc, history: list[float]) -> int | None:
+def _carried(calc: Calc, history: list[float]) -> int | None:
     """Index of the operand that carries an earlier step's result (most recent first)."""
-    operands = _numbers(calc.expr)
+    operands = numbers(calc.expr)
     for past in reversed(history):
         for i, operand in enumerate(operands):
             if values_match(operand, past):
@@ -710,9 +398,9 @@ def _carried(calc: _Calc, history: list[float]) -> int | None:
     return None
 
 
-def _extra_step(doc: _Doc, question: str, rng: random.Random) -> Iterator[_Doc | None]:
+def _extra_step(doc: Doc, question: str, rng: random.Random) -> Iterator[Doc | None]:
     calcs = doc.calcs()
-    used = [v for _, _, c in calcs for v in _numbers(c.expr)]
+    used = [v for _, _, c in calcs for v in numbers(c.expr)]
     unused = [
         text
         for q, text in _question_numbers(question)
@@ -723,7 +411,7 @@ def _extra_step(doc: _Doc, question: str, rng: random.Random) -> Iterator[_Doc |
         for n, (li, pi, c) in enumerate(calcs)
         if c.aligned
         and c.number is not None
-        and sum(isinstance(p, _Calc) for p in doc.lines[li]) == 1
+        and sum(isinstance(p, Calc) for p in doc.lines[li]) == 1
     ]
     for n, li, pi, anchor in _shuffled(anchors, rng):
         value = anchor.value.replace(",", "")
@@ -733,11 +421,11 @@ def _extra_step(doc: _Doc, question: str, rng: random.Random) -> Iterator[_Doc |
             for q in unused
             for op in "+-*/"
         ]
-        if _numbers(anchor.expr):
+        if numbers(anchor.expr):
             history = [c.number for _, _, c in calcs[:n] if c.number is not None]
             i = _carried(anchor, history) or 0
             options.append(
-                (_sub_numbers(anchor.expr, {i: value}), _sub_numbers(anchor.shown, {i: value}))
+                (sub_numbers(anchor.expr, {i: value}), sub_numbers(anchor.shown, {i: value}))
             )
         for expr, shown in _shuffled(options, rng)[:3]:
             new = _recomputed(anchor, expr, shown)
@@ -745,9 +433,9 @@ def _extra_step(doc: _Doc, question: str, rng: random.Random) -> Iterator[_Doc |
                 yield None
                 continue
             line = _extra_line(doc.lines[li], pi, anchor, new, rng)
-            line = _restate(line, [(anchor.number or 0.0, new.value)], doc.given)
+            line = restate(line, [(anchor.number or 0.0, new.value)], doc.given)
             grown = replace(doc, lines=(*doc.lines[: li + 1], line, *doc.lines[li + 1 :]))
-            yield _propagate(grown, (li + 2, 0), [(anchor.number or 0.0, new.value)])
+            yield propagate(grown, (li + 2, 0), [(anchor.number or 0.0, new.value)])
 
 
 def _styled_expr(left: str, op: str, right: str, like: str) -> str:
@@ -758,7 +446,7 @@ def _styled_expr(left: str, op: str, right: str, like: str) -> str:
     return f"{left}{sep}{op}{sep}{right}"
 
 
-def _extra_line(line: _Line, pi: int, anchor: _Calc, new: _Calc, rng: random.Random) -> _Line:
+def _extra_line(line: Line, pi: int, anchor: Calc, new: Calc, rng: random.Random) -> Line:
     """The anchor's line with the new calculation, or a short connective line ending like it."""
     if rng.random() < 0.5:
         return (*line[:pi], new if anchor.shown else replace(new, shown=""), *line[pi + 1 :])
@@ -768,7 +456,7 @@ def _extra_line(line: _Line, pi: int, anchor: _Calc, new: _Calc, rng: random.Ran
     return (f"{rng.choice(_OPENERS)} ", new, *tail)
 
 
-def _drop_step(doc: _Doc, question: str, rng: random.Random) -> Iterator[_Doc | None]:
+def _drop_step(doc: Doc, question: str, rng: random.Random) -> Iterator[Doc | None]:
     calcs = doc.calcs()
     calc_lines = sorted({li for li, _, _ in calcs})
     if len(calc_lines) < 2:
@@ -780,16 +468,16 @@ def _drop_step(doc: _Doc, question: str, rng: random.Random) -> Iterator[_Doc | 
             replacement = _skipped_value(calc, history, last=li == calc_lines[-1])
             if calc.number is None or replacement is None:
                 continue
-            changes.append((calc.number, _lookup(changes, _value(replacement)) or replacement))
+            changes.append((calc.number, lookup(changes, token_value(replacement)) or replacement))
             history.append(calc.number)
         lines = (*doc.lines[:li], *doc.lines[li + 1 :])
-        yield _propagate(replace(doc, lines=lines), (li, 0), changes) if changes else None
+        yield propagate(replace(doc, lines=lines), (li, 0), changes) if changes else None
 
 
-def _skipped_value(calc: _Calc, history: list[float], last: bool) -> str | None:
+def _skipped_value(calc: Calc, history: list[float], last: bool) -> str | None:
     """What a solver who skipped `calc` carries on with: the earlier result it built on, the
     previous result when it was the last step, else its first operand."""
-    operands = [m.group().replace(",", "") for m in _NUM.finditer(calc.expr)]
+    operands = [m.group().replace(",", "") for m in NUM.finditer(calc.expr)]
     carried = _carried(calc, history)
     if carried is not None:
         return operands[carried]
@@ -797,9 +485,9 @@ def _skipped_value(calc: _Calc, history: list[float], last: bool) -> str | None:
         return format_number(history[-1])
     if not operands:
         return None
-    ops = _binary_ops(calc.expr)
-    if ops and _CANONICAL.get(ops[0].group()) == "*":  # `2*1750`: the quantity, not the factor
-        return max(operands, key=_value)
+    ops = binary_ops(calc.expr)
+    if ops and CANONICAL.get(ops[0].group()) == "*":  # `2*1750`: the quantity, not the factor
+        return max(operands, key=token_value)
     return operands[0]
 
 
