@@ -10,10 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from rewardpipe import bundle
-from rewardpipe.data.tokenizer import train_bpe
-from rewardpipe.model import ModelConfig, build_model
+from publish_support import tiny_model_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,25 +33,7 @@ SETS = [
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> Path:
-    texts = [
-        s["question"] + c if isinstance(c, str) else c["text"]
-        for s in SETS
-        for c in s["candidates"]
-    ]
-    tokenizer = train_bpe(texts, 320)
-    config = ModelConfig(
-        vocab_size=tokenizer.get_vocab_size(),
-        d_model=16,
-        n_layers=1,
-        n_heads=2,
-        d_ff=32,
-        max_len=96,
-    )
-    folder = tmp_path_factory.mktemp("model")
-    bundle.save(
-        folder, build_model(config, seed=0), tokenizer, {"reward": {"mean": 0.0, "std": 1.0}}
-    )
-    return folder
+    return tiny_model_folder(tmp_path_factory.mktemp("model"))
 
 
 def _params(tmp_path: Path, **evaluate) -> Path:
