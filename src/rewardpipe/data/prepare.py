@@ -161,6 +161,18 @@ def _rng(params: PrepareParams, prompt: str) -> random.Random:
     return random.Random(f"{params.seed}:{fold(prompt)}")
 
 
+def _negatives(
+    item: Problem, pool: list[str], params: PrepareParams, rng: random.Random, audit: _Audit
+) -> list[tuple[str, str]]:
+    """(kind, text) negatives of one problem; a shortfall is counted."""
+    negs = negatives.sample_negatives(
+        item.prompt, item.solution, params.negatives_per_question, params.negative_kinds, rng, pool
+    )
+    if len(negs) < params.negatives_per_question:
+        audit.negatives_failed += 1
+    return negs
+
+
 def _pairs(items, split: str, params: PrepareParams, audit: _Audit) -> list[dict[str, Any]]:
     rows = []
     pool = [it.solution for it in items if isinstance(it, Problem)]
@@ -177,16 +189,7 @@ def _pairs(items, split: str, params: PrepareParams, audit: _Audit) -> list[dict
                 }
             )
             continue
-        negs = negatives.sample_negatives(
-            item.prompt,
-            item.solution,
-            params.negatives_per_question,
-            params.negative_kinds,
-            _rng(params, item.prompt),
-            pool,
-        )
-        if len(negs) < params.negatives_per_question:
-            audit.negatives_failed += 1
+        negs = _negatives(item, pool, params, _rng(params, item.prompt), audit)
         for j, (kind, text) in enumerate(negs):
             rows.append(
                 {
@@ -218,16 +221,7 @@ def _test_sets(items, params: PrepareParams, audit: _Audit) -> list[dict[str, An
             )
             continue
         rng = _rng(params, item.prompt)
-        negs = negatives.sample_negatives(
-            item.prompt,
-            item.solution,
-            params.negatives_per_question,
-            params.negative_kinds,
-            rng,
-            pool,
-        )
-        if len(negs) < params.negatives_per_question:
-            audit.negatives_failed += 1
+        negs = _negatives(item, pool, params, rng, audit)
         candidates = [{"text": item.solution, "label": True, "source": "reference"}]
         candidates += [{"text": text, "label": False, "source": kind} for kind, text in negs]
         rng.shuffle(candidates)
