@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rewardpipe import stage
 from rewardpipe.data.candidates import load_candidates
-from rewardpipe.data.kinds import load_custom_config
+from rewardpipe.data.formats import load_custom_config
 from rewardpipe.data.prepare import prepare
 from rewardpipe.data.sources import content_hash, load_source
 from rewardpipe.data.tokenizer import load_pretrained

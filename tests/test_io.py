@@ -15,6 +15,7 @@ from rewardpipe.io import (
     atomic_path,
     read_json,
     read_jsonl,
+    remove_stale_temps,
     write_json,
     write_jsonl,
     write_text,
@@ -89,6 +90,24 @@ def test_atomic_dir_keeps_old_folder_when_the_body_raises(tmp_path):
     assert os.listdir(tmp_path) == ["prepared"]
 
 
+def test_atomic_outputs_remove_what_a_killed_run_left(tmp_path):
+    target = tmp_path / "prepared"
+    stale_dir = tmp_path / ".prepared.0123456789ab.tmp"
+    (stale_dir / "sub").mkdir(parents=True)
+    (stale_dir / "sub" / "train.jsonl").write_text("half", encoding="utf-8")
+    (tmp_path / ".prepared.old").mkdir()
+    keep = [".prepared.notes.tmp", ".prepared.0123456789ab.tmp.bak", ".other.0123456789ab.tmp"]
+    for name in keep:  # not this module's naming pattern for `prepared`: left alone
+        (tmp_path / name).write_text("mine", encoding="utf-8")
+    with atomic_dir(target) as tmp:
+        (tmp / "train.jsonl").write_text("new", encoding="utf-8")
+    assert sorted(os.listdir(tmp_path)) == sorted(["prepared", *keep])
+    (tmp_path / ".eval.json.fedcba987654.tmp").write_text("{", encoding="utf-8")
+    write_json(tmp_path / "eval.json", {"a": 1})
+    assert not (tmp_path / ".eval.json.fedcba987654.tmp").exists()
+    assert remove_stale_temps(tmp_path / "absent" / "x") == []
+
+
 def test_write_and_read_json_and_jsonl_round_trip(tmp_path):
     rows = [{"id": "a", "text": "naïve ✓"}, {"id": "b", "n": [1, 2.5, None]}]
     write_jsonl(tmp_path / "rows.jsonl", rows)
@@ -136,6 +155,17 @@ def test_read_jsonl_skips_blank_lines_and_reports_missing_files(tmp_path):
     assert read_jsonl(path) == [{"a": 1}, {"a": 2}]
     with pytest.raises(UserError, match="file not found"):
         read_jsonl(tmp_path / "absent.jsonl")
+
+
+def test_invalid_utf8_names_file_and_line(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(b'{"a": 1}\n{"a": "\xff"}\n')
+    with pytest.raises(UserError, match=rf"^{re.escape(str(path))}:2: expected UTF-8 text"):
+        read_jsonl(path)
+    path = tmp_path / "x.json"
+    path.write_bytes(b'{\n "a": "\xc3"\n}\n')
+    with pytest.raises(UserError, match=rf"^{re.escape(str(path))}:2: expected UTF-8 text"):
+        read_json(path)
 
 
 def test_read_json_errors_name_the_file(tmp_path):

@@ -123,6 +123,22 @@ def test_malformed_json_array_file_names_file_and_line(tmp_path):
         load_file(path)
 
 
+@pytest.mark.parametrize("ext", [".jsonl", ".json"])
+def test_invalid_utf8_names_file_and_line(tmp_path, ext):
+    path = tmp_path / f"train{ext}"
+    path.write_bytes(json.dumps(TRAIN[0]).encode() + b"\n" + b'{"question": "caf\xe9"}\n')
+    with pytest.raises(UserError, match=rf"^{re.escape(str(path))}:2: expected UTF-8 text"):
+        load_local(tmp_path)
+
+
+@pytest.mark.parametrize(("ext", "text"), [(".jsonl", ""), (".jsonl", "\n  \n"), (".json", "[]")])
+def test_empty_file_says_so(tmp_path, ext, text):
+    path = tmp_path / f"train{ext}"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(UserError, match=rf"^{re.escape(str(path))}: empty file"):
+        load_file(path)
+
+
 @pytest.mark.skipif(not GSM8K.is_dir(), reason="official GSM8K copy not present")
 def test_official_gsm8k_folder_loads_both_splits():
     splits = {s.name: s for s in load_local(GSM8K)}

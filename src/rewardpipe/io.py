@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Iterable, Iterator
@@ -19,11 +20,31 @@ def _temp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
 
 
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Delete what a killed run left beside `path`: `_temp_name` files or folders and the `.old`
+    folder of `atomic_dir`. Only those exact names are touched; returns what was removed."""
+    if not path.parent.is_dir():
+        return []
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(?:[0-9a-f]{{12}}\.tmp|old)")
+    removed = []
+    for entry in path.parent.iterdir():
+        if not pattern.fullmatch(entry.name):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+        removed.append(entry)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temp path beside `path`; on success rename it over `path`, else delete it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path)
     tmp = _temp_name(path)
     tmp.touch(exist_ok=False)  # not mkstemp: its 0600 mode would stick to the output
     try:
@@ -39,6 +60,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield a temp folder beside `path`; on success it replaces `path` whole."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path)
     tmp = _temp_name(path)
     tmp.mkdir()  # not mkdtemp: its 0700 mode would stick to the output
     try:
@@ -70,9 +92,22 @@ def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
+def read_text(path: str | Path) -> str:
+    """A UTF-8 text file; bad bytes raise `file:line: expected UTF-8 text`."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError as exc:
+        raise UserError(f"{path}: file not found") from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise UserError(f"{path}:{line}: expected UTF-8 text ({exc.reason})") from exc
+
+
 def read_json(path: str | Path) -> Any:
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        return json.loads(read_text(path))
     except FileNotFoundError as exc:
         raise UserError(f"{path}: file not found") from exc
     except json.JSONDecodeError as exc:
@@ -84,20 +119,23 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: file not found")
-    with path.open(encoding="utf-8") as f:
-        try:
-            for i, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise UserError(f"{path}:{i}: not valid JSON: {exc.msg}") from exc
-                if not isinstance(row, dict):
-                    raise UserError(f"{path}:{i}: expected a JSON object, got {type(row).__name__}")
-                yield i, row
-        except UnicodeDecodeError as exc:
-            raise UserError(f"{path}: expected UTF-8 text ({exc.reason})") from exc
+    with path.open("rb") as f:
+        for i, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise UserError(
+                    f"{path}:{i}: expected UTF-8 text ({exc.reason} at byte {exc.start} of the line)"
+                ) from exc
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UserError(f"{path}:{i}: not valid JSON: {exc.msg}") from exc
+            if not isinstance(row, dict):
+                raise UserError(f"{path}:{i}: expected a JSON object, got {type(row).__name__}")
+            yield i, row
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:

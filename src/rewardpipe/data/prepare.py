@@ -12,7 +12,7 @@ from tokenizers import Tokenizer
 
 from rewardpipe.data import negatives
 from rewardpipe.data.candidates import pairs_from_candidates
-from rewardpipe.data.kinds import Pair, Problem, resolve_columns, to_pairs, to_problems
+from rewardpipe.data.formats import Pair, Problem, resolve_columns, to_pairs, to_problems
 from rewardpipe.data.solution import inconsistent_annotations
 from rewardpipe.data.sources import RawSplit
 from rewardpipe.data.split import assign, fold, stable_id

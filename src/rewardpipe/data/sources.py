@@ -10,7 +10,7 @@ from typing import Any
 
 from rewardpipe.data import synthetic
 from rewardpipe.errors import UserError
-from rewardpipe.io import iter_jsonl
+from rewardpipe.io import iter_jsonl, read_text
 
 FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 SPLIT_NAMES = {
@@ -107,6 +107,8 @@ def load_file(path: Path) -> list[dict[str, Any]]:
     import datasets
 
     fmt = _format_of(path)
+    if path.stat().st_size == 0:
+        raise UserError(f"{path}: empty file")
     if fmt == "json":
         _check_json_lines(path)
     try:
@@ -118,16 +120,18 @@ def load_file(path: Path) -> list[dict[str, Any]]:
 
 
 def _check_json_lines(path: Path) -> None:
-    """Find the first malformed line ourselves: `datasets` reports none."""
-    text = path.read_text(encoding="utf-8")
+    """Find the first malformed line ourselves: `datasets` reports none (and fails on no rows)."""
+    text = read_text(path)
     if path.suffix.lower() == ".json" and text.lstrip().startswith("["):
         try:
-            json.loads(text)
+            rows = json.loads(text)
         except json.JSONDecodeError as exc:
             raise UserError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from exc
+        if not rows:
+            raise UserError(f"{path}: empty file (an empty JSON list)")
         return
-    for _ in iter_jsonl(path):
-        pass
+    if sum(1 for _ in iter_jsonl(path)) == 0:  # reads every line: the first bad one raises
+        raise UserError(f"{path}: empty file (no JSON lines)")
 
 
 def content_hash(splits: list[RawSplit]) -> str:

@@ -1,4 +1,4 @@
-"""Tests for dataset kinds: raw rows -> problems or preference pairs (rewardpipe.data.kinds)."""
+"""Tests for dataset formats: raw rows -> problems or preference pairs (rewardpipe.data.formats)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from rewardpipe.data.kinds import (
+from rewardpipe.data.formats import (
     Pair,
     Problem,
     flatten_chat,

@@ -1,4 +1,4 @@
-"""Dataset kinds: turn raw rows into problems (gsm8k) or preference pairs (preference, rubric)."""
+"""Dataset formats: turn raw rows into problems (gsm8k) or preference pairs (preference, rubric)."""
 
 from __future__ import annotations
 
