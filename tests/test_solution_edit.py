@@ -67,3 +67,14 @@ def test_parse_renders_every_real_solution_unchanged(gsm8k_rows):
     for row in gsm8k_rows:
         doc = parse(row["answer"])
         assert doc is not None and doc.render() == row["answer"].rstrip()
+
+
+def test_safe_eval_bounds_the_work_of_nested_powers() -> None:
+    from rewardpipe.data.solution import safe_eval
+
+    assert safe_eval("(((10**64)**64)**64)**64") is None
+    assert safe_eval("((((10**64)**64)**64)**64)**64") is None
+    assert safe_eval("9**64*9**64*9**64*9**64*9**64*9**64*9**64*9**64*9**64") is None
+    assert safe_eval("+".join(["1"] * 2000)) is None
+    assert safe_eval("2**10") == 1024.0
+    assert safe_eval("3*4+5") == 17.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import math
 import operator
 import re
 from dataclasses import dataclass
@@ -56,24 +57,50 @@ def annotations(text: str) -> list[Annotation]:
     return found
 
 
+MAX_EXPR_CHARS = 1000  # a calculator annotation, not a program
+MAX_NODES = 400
+MAX_BITS = 4096  # largest integer operand or result; a float overflows long before this
+
+
 def safe_eval(expr: str) -> float | None:
-    """Evaluate an arithmetic expression (numbers, + - * / // % **, parentheses) or return None."""
+    """Evaluate an arithmetic expression (numbers, + - * / // % **, parentheses) or return None.
+    The work is bounded: long expressions, huge integers and exponents are refused up front."""
     cleaned = expr.replace(",", "").replace("x", "*").replace("×", "*").replace("÷", "/").strip()
+    if len(cleaned) > MAX_EXPR_CHARS:
+        return None
     try:
         tree = ast.parse(cleaned, mode="eval")
+        if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
+            return None
         return float(_eval(tree.body))
     except (SyntaxError, ValueError, TypeError, ZeroDivisionError, OverflowError, RecursionError):
         return None
 
 
+def _bits(value: float) -> float:
+    """An upper bound on log2 |value| (0 for |value| <= 1)."""
+    return math.log2(abs(value)) if abs(value) > 1 else 0.0
+
+
+def _check_size(value: float) -> float:
+    if isinstance(value, int) and value.bit_length() > MAX_BITS:
+        raise ValueError("integer too large")
+    return value
+
+
 def _eval(node: ast.AST) -> float:
     if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
-        return node.value
+        return _check_size(node.value)
     if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
         left, right = _eval(node.left), _eval(node.right)
-        if isinstance(node.op, ast.Pow) and abs(right) > 64:
-            raise ValueError("exponent too large")
-        return _OPS[type(node.op)](left, right)
+        if isinstance(node.op, ast.Pow):
+            if abs(right) > 64:
+                raise ValueError("exponent too large")
+            if right > 0 and right * _bits(left) > MAX_BITS:  # estimate before computing
+                raise ValueError("power too large")
+        if isinstance(node.op, ast.Mult) and _bits(left) + _bits(right) > MAX_BITS + 2:
+            raise ValueError("product too large")
+        return _check_size(_OPS[type(node.op)](left, right))
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
         value = _eval(node.operand)
         return -value if isinstance(node.op, ast.USub) else value
