@@ -162,3 +162,49 @@ def test_section_from_dict_returns_frozen_checked_dataclass():
     assert section.path == "data/raw"
     with pytest.raises(AttributeError):
         section.path = "elsewhere"  # type: ignore[misc]
+
+
+def test_params_yaml_holds_exactly_the_dataclass_defaults():
+    raw = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    assert raw == {name: to_dict(section) for name, section in vars(Params()).items()}
+
+
+@pytest.mark.parametrize(
+    ("section", "data", "message"),
+    [
+        ("train", {"lr": float("inf")}, "train.lr: expected a finite number"),
+        ("train", {"margin": float("nan")}, "train.margin: expected a finite number"),
+        ("model", {"dropout": float("-inf")}, "model.dropout: expected a finite number"),
+        ("prepare", {"split": [1.0, 0.0, float("nan")]}, "prepare.split[2]: expected a finite"),
+        ("prepare", {"split": [0.5, 0.2, 0.2]}, "prepare.split: expected three non-negative"),
+        ("prepare", {"negative_kinds": {"final_anwser": 1}}, "unknown kind 'final_anwser'"),
+        ("prepare", {"negative_kinds": {"foreign": 0}}, "expected a positive weight"),
+    ],
+)
+def test_non_finite_floats_bad_splits_and_unknown_negative_kinds_fail_at_load(
+    section, data, message
+):
+    with pytest.raises(UserError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        section_from_dict(section, data)
+
+
+def test_yaml_infinity_is_a_param_error(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("train:\n  lr: .inf\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"params.yaml: train.lr: expected a finite number"):
+        load_section(path, "train")
+
+
+def test_model_config_is_derived_from_model_params_and_shares_its_checks():
+    from rewardpipe.model.config import ModelConfig
+
+    mp = ModelParams(d_model=64, n_heads=2, n_layers=3, d_ff=96, max_len=48, lora_rank=4)
+    config = ModelConfig.from_params(mp, vocab_size=300, pad_id=1)
+    shared = set(to_dict(mp)) & set(config.to_dict())
+    assert {"d_model", "n_layers", "n_heads", "d_ff", "max_len", "lora_rank"} <= shared
+    assert all(getattr(config, k) == getattr(mp, k) for k in shared)
+    assert ModelConfig().d_model == ModelParams().d_model
+    with pytest.raises(UserError, match=r"model config: model.d_model: expected divisible"):
+        ModelConfig(d_model=30, n_heads=4)
+    with pytest.raises(UserError, match=r"params.yaml: model.d_model: expected divisible"):
+        section_from_dict("model", {"d_model": 30, "n_heads": 4})

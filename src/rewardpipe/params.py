@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -12,11 +13,14 @@ from typing import Any
 
 import yaml
 
+from rewardpipe.data.negatives import check_weights
 from rewardpipe.errors import UserError
 
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 SOURCES = ("synthetic", "hub", "local")
 DATASETS = ("gsm8k", "preference", "rubric", "custom")
+BACKBONES = ("transformer", "bert")
+PRECISIONS = ("float32", "bfloat16")
 DEFAULT_NEGATIVE_KINDS = {
     "final_answer": 1.0,
     "arithmetic": 1.0,
@@ -28,9 +32,11 @@ DEFAULT_NEGATIVE_KINDS = {
 }
 
 
-def _check(ok: bool, section: str, key: str, expected: str, value: Any) -> None:
+def _check(
+    ok: bool, section: str, key: str, expected: str, value: Any, where: str = "params.yaml"
+) -> None:
     if not ok:
-        raise UserError(f"params.yaml: {section}.{key}: expected {expected}, got {value!r}")
+        raise UserError(f"{where}: {section}.{key}: expected {expected}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -78,10 +84,12 @@ class PrepareParams:
             0 <= self.val_fraction < 1, s, "val_fraction", "a number in [0, 1)", self.val_fraction
         )
         _check(
-            len(self.split) == 3 and all(x >= 0 for x in self.split) and sum(self.split) > 0,
+            len(self.split) == 3
+            and all(x >= 0 for x in self.split)
+            and math.isclose(sum(self.split), 1.0, abs_tol=1e-6),
             s,
             "split",
-            "three non-negative fractions [train, val, test]",
+            "three non-negative fractions [train, val, test] that sum to 1",
             self.split,
         )
         _check(
@@ -91,15 +99,10 @@ class PrepareParams:
             "an integer >= 1",
             self.negatives_per_question,
         )
-        _check(
-            bool(self.negative_kinds)
-            and all(w >= 0 for w in self.negative_kinds.values())
-            and sum(self.negative_kinds.values()) > 0,
-            s,
-            "negative_kinds",
-            "a mapping kind -> non-negative weight with a positive sum",
-            self.negative_kinds,
-        )
+        try:
+            check_weights(self.negative_kinds)
+        except UserError as err:
+            raise UserError(f"params.yaml: {err}") from None
         _check(self.synthetic_train >= 1, s, "synthetic_train", ">= 1", self.synthetic_train)
         _check(self.synthetic_test >= 1, s, "synthetic_test", ">= 1", self.synthetic_test)
         _check(
@@ -134,15 +137,7 @@ class ModelParams:
 
     def check(self) -> None:
         s = "model"
-        for key in ("d_model", "n_layers", "n_heads", "d_ff"):
-            _check(getattr(self, key) >= 1, s, key, "an integer >= 1", getattr(self, key))
-        _check(
-            self.backbone in ("transformer", "bert"),
-            s,
-            "backbone",
-            "transformer | bert",
-            self.backbone,
-        )
+        _check(self.backbone in BACKBONES, s, "backbone", " | ".join(BACKBONES), self.backbone)
         _check(
             self.backbone != "bert" or bool(self.pretrained),
             s,
@@ -150,26 +145,40 @@ class ModelParams:
             "a folder with config.json, model.safetensors, tokenizer.json when backbone is bert",
             self.pretrained,
         )
-        _check(self.d_model % self.n_heads == 0, s, "d_model", "divisible by n_heads", self.d_model)
-        _check(self.max_len >= 16, s, "max_len", ">= 16", self.max_len)
-        _check(0 <= self.dropout < 1, s, "dropout", "in [0, 1)", self.dropout)
-        _check(self.lora_rank >= 0, s, "lora_rank", ">= 0", self.lora_rank)
+        check_architecture(self)
+
+
+def check_architecture(arch: Any, where: str = "params.yaml") -> None:
+    """The checks on the architecture fields `ModelParams` and `ModelConfig` share."""
+    s = "model"
+    for key in ("d_model", "n_layers", "n_heads", "d_ff"):
+        value = getattr(arch, key)
+        _check(isinstance(value, int) and value >= 1, s, key, "an integer >= 1", value, where)
+    _check(
+        arch.d_model % arch.n_heads == 0, s, "d_model", "divisible by n_heads", arch.d_model, where
+    )
+    _check(arch.max_len >= 16, s, "max_len", ">= 16", arch.max_len, where)
+    _check(0 <= arch.dropout < 1, s, "dropout", "in [0, 1)", arch.dropout, where)
+    _check(arch.lora_rank >= 0, s, "lora_rank", ">= 0", arch.lora_rank, where)
+    _check(
+        arch.lora_rank == 0 or arch.lora_alpha > 0, s, "lora_alpha", "> 0", arch.lora_alpha, where
+    )
 
 
 @dataclass(frozen=True)
 class TrainParams:
-    steps: int = 600
+    steps: int = 1000
     batch_size: int = 16
     grad_accum: int = 1
     lr: float = 1e-3
-    warmup_steps: int = 60
+    warmup_steps: int = 100
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     margin: float = 0.0
     center_coef: float = 0.001
     precision: str = "float32"
-    eval_every: int = 100
-    save_every: int = 100
+    eval_every: int = 200
+    save_every: int = 200
     log_every: int = 10
     keep_checkpoints: int = 3
     seed: int = 0
@@ -180,13 +189,10 @@ class TrainParams:
             _check(getattr(self, key) >= 1, s, key, "an integer >= 1", getattr(self, key))
         _check(self.lr > 0, s, "lr", "> 0", self.lr)
         _check(self.warmup_steps >= 0, s, "warmup_steps", ">= 0", self.warmup_steps)
-        _check(
-            self.precision in ("float32", "bfloat16"),
-            s,
-            "precision",
-            "float32 | bfloat16",
-            self.precision,
-        )
+        _check(self.precision in PRECISIONS, s, "precision", " | ".join(PRECISIONS), self.precision)
+        _check(self.weight_decay >= 0, s, "weight_decay", ">= 0", self.weight_decay)
+        _check(self.grad_clip > 0, s, "grad_clip", "> 0", self.grad_clip)
+        _check(self.center_coef >= 0, s, "center_coef", ">= 0", self.center_coef)
         _check(self.keep_checkpoints >= 1, s, "keep_checkpoints", ">= 1", self.keep_checkpoints)
 
 
@@ -260,6 +266,7 @@ def _coerce(section: str, key: str, value: Any, hint: Any) -> Any:
     base = _strip_none(hint)
     origin = typing.get_origin(base) or base
     if origin is float and isinstance(value, int | float) and not isinstance(value, bool):
+        _check(math.isfinite(value), section, key, "a finite number", value)
         return float(value)
     if origin is float and isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
         return float(value)  # YAML 1.1 reads `1e-3` (no dot) as a string

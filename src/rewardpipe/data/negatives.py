@@ -97,7 +97,7 @@ def sample_negatives(
 ) -> list[tuple[str, str]]:
     """Up to `k` distinct `(kind, text)` negatives, kinds drawn by weight without replacement
     first, then with replacement; final answers differ from each other where possible."""
-    _check_weights(weights)
+    check_weights(weights)
     kinds = [name for name in KINDS if weights.get(name, 0) > 0]
     reference = parse_number(final_answer(solution) or "")
     chosen: list[tuple[str, str]] = []
@@ -170,7 +170,12 @@ def _step_count(text: str) -> int:
     return sum(1 for line in split_final(text)[0] if line.strip())
 
 
-def _check_weights(weights: Mapping[str, float]) -> None:
+def check_weights(weights: Mapping[str, float]) -> None:
+    """`prepare.negative_kinds`: known kinds, weights >= 0, at least one positive."""
+    if not isinstance(weights, Mapping) or not weights:
+        raise UserError(
+            f"prepare.negative_kinds: expected a mapping kind -> weight, got {weights!r}"
+        )
     for name, weight in weights.items():
         if name not in KINDS:
             raise UserError(
@@ -180,6 +185,8 @@ def _check_weights(weights: Mapping[str, float]) -> None:
             raise UserError(
                 f"prepare.negative_kinds.{name}: expected a number >= 0, got {weight!r}"
             )
+    if not sum(weights.values()) > 0:
+        raise UserError(f"prepare.negative_kinds: expected a positive weight, got {dict(weights)}")
 
 
 def _draw(rng: random.Random, kinds: list[str], weights: Mapping[str, float]) -> int:

@@ -6,13 +6,14 @@ import dataclasses
 from typing import Any
 
 from rewardpipe.errors import UserError
+from rewardpipe.params import BACKBONES, PRECISIONS, ModelParams, check_architecture
 
 _CHOICES = {
-    "backbone": ("transformer", "bert"),
+    "backbone": BACKBONES,
     "norm": ("pre", "post"),
     "pooling": ("last", "cls", "mean"),
     "activation": ("gelu", "gelu_exact"),
-    "compute_dtype": ("float32", "bfloat16"),
+    "compute_dtype": PRECISIONS,
 }
 
 # Hugging Face `hidden_act` values and the activation each one is.
@@ -32,16 +33,16 @@ class ModelConfig:
     `norm="post"` puts it after each residual and one on the embeddings (BERT).
     """
 
-    backbone: str = "transformer"
+    backbone: str = ModelParams.backbone
     vocab_size: int = 8192
-    d_model: int = 256
-    n_layers: int = 4
-    n_heads: int = 4
-    d_ff: int = 1024
-    max_len: int = 384
-    dropout: float = 0.0
-    lora_rank: int = 0
-    lora_alpha: float = 16.0
+    d_model: int = ModelParams.d_model
+    n_layers: int = ModelParams.n_layers
+    n_heads: int = ModelParams.n_heads
+    d_ff: int = ModelParams.d_ff
+    max_len: int = ModelParams.max_len
+    dropout: float = ModelParams.dropout
+    lora_rank: int = ModelParams.lora_rank
+    lora_alpha: float = ModelParams.lora_alpha
     pad_id: int = 0
     norm: str = "pre"
     pooling: str = "last"
@@ -58,27 +59,26 @@ class ModelConfig:
                     f"model.{name}: expected one of {', '.join(allowed)}, "
                     f"got {getattr(self, name)!r}"
                 )
-        for name in ("vocab_size", "d_model", "n_layers", "n_heads", "d_ff", "max_len"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise UserError(
-                    f"model.{name}: expected a positive integer, got {getattr(self, name)!r}"
-                )
-        if self.d_model % self.n_heads:
+        check_architecture(self, where="model config")
+        if not isinstance(self.vocab_size, int) or self.vocab_size < 1:
             raise UserError(
-                f"model.d_model ({self.d_model}) must be divisible by model.n_heads ({self.n_heads})"
+                f"model.vocab_size: expected a positive integer, got {self.vocab_size!r}"
             )
-        if not 0.0 <= self.dropout < 1.0:
-            raise UserError(f"model.dropout: expected a value in [0, 1), got {self.dropout!r}")
-        if self.lora_rank < 0:
-            raise UserError(f"model.lora_rank: expected >= 0, got {self.lora_rank!r}")
-        if self.lora_rank > 0 and self.lora_alpha <= 0:
-            raise UserError(f"model.lora_alpha: expected > 0, got {self.lora_alpha!r}")
         if self.type_vocab_size < 0:
             raise UserError(f"model.type_vocab_size: expected >= 0, got {self.type_vocab_size!r}")
         if not 0 <= self.pad_id < self.vocab_size:
             raise UserError(
                 f"model.pad_id: expected an id in [0, {self.vocab_size}), got {self.pad_id!r}"
             )
+
+    @classmethod
+    def from_params(cls, model_params: ModelParams, **fields: Any) -> ModelConfig:
+        """The architecture `params.yaml`'s model section describes; `fields` sets the rest
+        (vocab_size, pad_id, compute_dtype, ...)."""
+        shared = {f.name for f in dataclasses.fields(cls)} & {
+            f.name for f in dataclasses.fields(model_params)
+        }
+        return cls(**{name: getattr(model_params, name) for name in shared}, **fields)
 
     @property
     def lora_scale(self) -> float:

@@ -9,31 +9,21 @@ from rewardpipe.params import ModelParams
 
 
 def create(
-    mp: ModelParams, *, vocab_size: int, pad_id: int, precision: str, seed: int
+    model_params: ModelParams, *, vocab_size: int, pad_id: int, precision: str, seed: int
 ) -> RewardTransformer:
     """From scratch (`backbone: transformer`) or from a pretrained BERT folder (`backbone: bert`)."""
-    if mp.backbone == "bert":
+    if model_params.backbone == "bert":
         model, _ = load_bert(
-            mp.pretrained,
+            model_params.pretrained,
             rngs=make_rngs(seed),
-            max_len=mp.max_len,
-            dropout=mp.dropout,
-            lora_rank=mp.lora_rank,
-            lora_alpha=mp.lora_alpha,
+            max_len=model_params.max_len,
+            dropout=model_params.dropout,
+            lora_rank=model_params.lora_rank,
+            lora_alpha=model_params.lora_alpha,
             compute_dtype=precision,
         )
         return model
-    config = ModelConfig(
-        vocab_size=vocab_size,
-        d_model=mp.d_model,
-        n_layers=mp.n_layers,
-        n_heads=mp.n_heads,
-        d_ff=mp.d_ff,
-        max_len=mp.max_len,
-        dropout=mp.dropout,
-        lora_rank=mp.lora_rank,
-        lora_alpha=mp.lora_alpha,
-        pad_id=pad_id,
-        compute_dtype=precision,
+    config = ModelConfig.from_params(
+        model_params, vocab_size=vocab_size, pad_id=pad_id, compute_dtype=precision
     )
     return RewardTransformer(config, rngs=make_rngs(seed))
