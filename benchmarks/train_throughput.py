@@ -22,9 +22,9 @@ from rewardpipe.data.prepare import prepare
 from rewardpipe.data.sources import load_synthetic
 from rewardpipe.model import factory
 from rewardpipe.params import load_section
-from rewardpipe.training.batching import Encoder, PairBatcher
-from rewardpipe.training.loop import Trainer
-from rewardpipe.training.run import encode_pairs
+from rewardpipe.training import sharding
+from rewardpipe.training.batching import Encoder, PairBatcher, encode_pairs
+from rewardpipe.training.loop import init_state, train_step
 
 
 def matmul_flops(n: int = 2048, reps: int = 10) -> float:
@@ -50,7 +50,8 @@ def forward_flops(cfg, length: int, real_tokens: int) -> float:
 
 def bench(mp, tp, chosen, rejected, pad: int, vocab: int, steps: int, peak: float) -> dict:
     model = factory.create(mp, vocab_size=vocab, pad_id=pad, precision=tp.precision, seed=0)
-    trainer = Trainer(model, tp, pad)
+    state, config = init_state(model, tp, sharding.data_mesh())
+    n_params = int(sum(x.size for x in jax.tree.leaves(state.params)))
     batcher = PairBatcher(chosen, rejected, tp.batch_size, mp.max_len, pad, tp.seed)
     stream = batcher.from_step(0)
     # Compile every shape first (and time it), then time steady-state steps.
@@ -60,7 +61,8 @@ def bench(mp, tp, chosen, rejected, pad: int, vocab: int, steps: int, peak: floa
         if b.tokens.shape not in shapes:
             shapes.add(b.tokens.shape)
             t = time.perf_counter()
-            jax.block_until_ready(trainer.step(b.tokens, b.mask))
+            state, out = train_step(state, b.tokens, b.mask, config)
+            jax.block_until_ready(out)
             compile_s += time.perf_counter() - t
     timed = warm[:steps]
     real_tokens = sum(int(b.mask.sum()) for b in timed)
@@ -70,19 +72,19 @@ def bench(mp, tp, chosen, rejected, pad: int, vocab: int, steps: int, peak: floa
     )
     t = time.perf_counter()
     for b in timed:
-        out = trainer.step(b.tokens, b.mask)
+        state, out = train_step(state, b.tokens, b.mask, config)
     jax.block_until_ready(out)
     elapsed = time.perf_counter() - t
     return {
         "d_model": mp.d_model,
         "n_layers": mp.n_layers,
         "d_ff": mp.d_ff,
-        "params": int(sum(x.size for x in jax.tree.leaves(trainer.params))),
+        "params": n_params,
         "batch_pairs": tp.batch_size,
         "step_time_s": elapsed / len(timed),
         "tokens_per_s": real_tokens / elapsed,
         "pairs_per_s": len(timed) * tp.batch_size / elapsed,
-        "compiles": trainer.compiles(),
+        "compiles": len(shapes),
         "compile_time_s": compile_s,
         "padding_fraction": 1 - real_tokens / padded_tokens,
         "model_flops_per_s": flops / elapsed,

@@ -1,4 +1,4 @@
-"""train: data/prepared -> models/model (+ orbax checkpoints, dvclive curves in metrics/train)."""
+"""train: prepared pairs -> a trained model folder (+ orbax checkpoints, dvclive curves)."""
 
 import argparse
 from pathlib import Path
@@ -8,51 +8,64 @@ from dvclive import Live
 from tokenizers import Tokenizer
 
 from rewardpipe import bundle, stage
-from rewardpipe.io import atomic_dir, read_jsonl
+from rewardpipe.io import atomic_dir, read_jsonl, write_json
 from rewardpipe.model import factory
 from rewardpipe.params import load_section, to_dict
-from rewardpipe.training.batching import Encoder, PairBatcher
-from rewardpipe.training.checkpoints import Checkpoints, run_dir
+from rewardpipe.training import curves
+from rewardpipe.training.batching import Encoder, PairBatcher, encode_pairs
+from rewardpipe.training.checkpoints import Checkpoints, file_sha256, run_dir, run_identity
 from rewardpipe.training.loop import ValData, train
-from rewardpipe.training.run import encode_pairs, file_sha256, run_identity, truncate_live
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--data", default="data/prepared")
-    ap.add_argument("--out", default="models/model")
-    ap.add_argument("--checkpoints", default="models/checkpoints")
-    ap.add_argument("--metrics", default="metrics/train")
+    ap.add_argument("--params", required=True)
+    ap.add_argument("--data", required=True, help="folder with train/val.jsonl, tokenizer.json")
+    ap.add_argument("--out", required=True, help="the trained model folder")
+    ap.add_argument("--checkpoints", required=True, help="orbax checkpoints (persist, for resume)")
+    ap.add_argument("--metrics", required=True, help="dvclive folder")
+    ap.add_argument("--perf", required=True, help="timings JSON (not a DVC metric)")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args()
-    mp, tp = load_section(args.params, "model"), load_section(args.params, "train")
+    model_params = load_section(args.params, "model")
+    train_params = load_section(args.params, "train")
     data = Path(args.data)
     tokenizer = Tokenizer.from_file(str(data / "tokenizer.json"))
-    encoder = Encoder(tokenizer, mp.max_len)
+    encoder = Encoder(tokenizer, model_params.max_len)
     chosen, rejected = encode_pairs(read_jsonl(data / "train.jsonl"), encoder)
     val_chosen, val_rejected = encode_pairs(read_jsonl(data / "val.jsonl"), encoder)
     pad = encoder.specials.pad
     model = factory.create(
-        mp, vocab_size=tokenizer.get_vocab_size(), pad_id=pad, precision=tp.precision, seed=tp.seed
+        model_params,
+        vocab_size=tokenizer.get_vocab_size(),
+        pad_id=pad,
+        precision=train_params.precision,
+        seed=train_params.seed,
     )
-    identity = run_identity(
-        mp,
-        tp,
-        file_sha256(*(data / f for f in ("train.jsonl", "val.jsonl", "tokenizer.json"))),
-        jax.device_count(),
+    data_sha256 = file_sha256(*(data / f for f in ("train.jsonl", "val.jsonl", "tokenizer.json")))
+    identity = run_identity(model_params, train_params, data_sha256, jax.device_count())
+    checkpoints = Checkpoints(
+        run_dir(args.checkpoints, identity), identity, train_params.keep_checkpoints
     )
-    checkpoints = Checkpoints(run_dir(args.checkpoints, identity), identity, tp.keep_checkpoints)
     resume = checkpoints.latest_step()
-    truncate_live(args.metrics, None if resume is None else resume // tp.grad_accum)
+    # The curves always belong to the model beside them: those of the checkpoint resumed from.
+    curves.restore(args.metrics, None if resume is None else checkpoints.meta(resume)["curves"])
     if resume is not None:
-        print(f"resuming from {checkpoints.directory} at step {resume // tp.grad_accum}")
-    resumed = resume is not None
-    with Live(args.metrics, dvcyaml=False, save_dvc_exp=False, resume=resumed, report=None) as live:
+        print(f"resuming from {checkpoints.directory} at step {resume}")
+    with Live(
+        args.metrics, dvcyaml=False, save_dvc_exp=False, resume=resume is not None, report=None
+    ) as live:
         result = train(
             model,
-            tp,
-            PairBatcher(chosen, rejected, tp.batch_size, mp.max_len, pad, tp.seed),
+            train_params,
+            PairBatcher(
+                chosen,
+                rejected,
+                train_params.batch_size,
+                model_params.max_len,
+                pad,
+                train_params.seed,
+            ),
             ValData(val_chosen, val_rejected, 64),
             checkpoints=checkpoints,
             live=live,
@@ -66,11 +79,13 @@ def main() -> None:
             tokenizer,
             {
                 "reward": {"mean": result.reward_mean, "std": result.reward_std},
-                "train": {"steps": result.step, "val": result.val, "params": to_dict(tp)},
+                "train": {"steps": result.step, "val": result.val, "params": to_dict(train_params)},
             },
         )
+    write_json(args.perf, result.perf)
     print(
-        f"trained {result.step} steps in {result.seconds:.0f}s (jit compiles: {result.compiles}); "
+        f"trained {result.step} steps in {result.perf['seconds']:.0f}s "
+        f"({result.perf['tokens_per_s']:.0f} tokens/s, {result.perf['compiles']} compiled shapes); "
         f"val accuracy {result.val['accuracy']:.4f}, loss {result.val['loss']:.4f} -> {args.out}"
     )
 

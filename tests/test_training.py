@@ -23,6 +23,7 @@ from rewardpipe.data.tokenizer import train_bpe
 from rewardpipe.errors import UserError
 from rewardpipe.model import ModelConfig, build_model, to_flat
 from rewardpipe.params import TrainParams
+from rewardpipe.training import curves, sharding
 from rewardpipe.training.batching import (
     MAX_BUCKETS,
     Encoder,
@@ -31,10 +32,9 @@ from rewardpipe.training.batching import (
     fit_buckets,
 )
 from rewardpipe.training.checkpoints import Checkpoints, run_dir
-from rewardpipe.training.loop import Trainer, ValData, train
+from rewardpipe.training.loop import ValData, init_state, train, train_step
 from rewardpipe.training.loss import pairwise_loss
 from rewardpipe.training.optim import decay_mask, optimizer
-from rewardpipe.training.run import truncate_live
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +142,9 @@ def test_decay_mask_skips_norms_biases_embeddings():
 
 
 def test_grad_accumulation_updates_every_k_steps():
-    tx = optimizer(1e-2, 0, 10, 0.0, 1.0, grad_accum=2)
+    tx = optimizer(
+        lr=1e-2, warmup_steps=0, total_steps=10, weight_decay=0.0, grad_clip=1.0, grad_accum=2
+    )
     params = {"w": jnp.ones((2, 2))}
     state = tx.init(params)
     grads = {"w": jnp.ones((2, 2))}
@@ -164,8 +166,8 @@ def _data(tokenizer, n=24):
 
 
 class FakeLive:
-    def __init__(self):
-        self.step, self.rows = 0, []
+    def __init__(self, directory="unused"):
+        self.step, self.rows, self.dir = 0, [], str(directory)
 
     def log_metric(self, name, val, **kwargs):
         self.rows.append((self.step, name, val))
@@ -202,11 +204,13 @@ def test_train_learns_logs_and_checkpoints(tokenizer, tmp_path):
     names = {name for _, name, _ in live.rows}
     for key in ("loss", "accuracy", "margin", "reward_mean", "reward_std", "grad_norm", "lr"):
         assert f"train/{key}" in names
-    assert {"val/loss", "val/accuracy", "val/margin", "perf/tokens_per_s"} <= names
+    assert {"val/loss", "val/accuracy", "val/margin"} <= names
+    assert not any(name.startswith("perf") for name in names)  # timings are not DVC metrics
     assert sorted({s for s, _, _ in live.rows}) == [5, 10, 15, 20, 25, 30]
     steps = ckpt.all_steps()
     assert 30 in steps and 20 in steps and len(steps) <= 3  # latest 2 + the best
-    assert result.compiles <= 6
+    assert ckpt.meta(30)["step"] == 30
+    assert 1 <= result.perf["compiles"] <= 2 * MAX_BUCKETS and result.perf["tokens_per_s"] > 0
 
 
 def test_checkpoint_of_other_config_is_refused(tmp_path):
@@ -226,12 +230,13 @@ def test_resume_continues_exactly(tokenizer, tmp_path):
         ckpt = Checkpoints(path, {"x": 1}, 3)
         batcher = PairBatcher(chosen, rejected, 8, 64, pad, 0)
         if steps < tp.steps:  # simulate a crash right after the checkpoint at `steps`
-            trainer = Trainer(build_model(TINY, seed=0), params, pad)
+            mesh = sharding.data_mesh()
+            state, config = init_state(build_model(TINY, seed=0), params, mesh)
             stream = batcher.from_step(0)
             for _ in range(steps):
                 b = next(stream)
-                trainer.step(b.tokens, b.mask)
-            ckpt.save(steps, trainer.state(), {"step": steps}, 0.5)
+                state, _ = train_step(state, b.tokens, b.mask, config)
+            ckpt.save(steps, state, {"step": steps}, 0.5)
             ckpt.close()
             ckpt = Checkpoints(path, {"x": 1}, 3)
         return train(
@@ -252,14 +257,66 @@ def test_resume_continues_exactly(tokenizer, tmp_path):
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
-def test_truncate_live_drops_rows_after_resume_step(tmp_path):
-    tsv = tmp_path / "plots" / "metrics" / "train" / "loss.tsv"
+def test_curves_snapshot_and_restore_replace_the_dvclive_folder(tmp_path):
+    live = tmp_path / "live"
+    tsv = live / "plots" / "metrics" / "train" / "loss.tsv"
     tsv.parent.mkdir(parents=True)
-    tsv.write_text("step\tloss\n5\t1.0\n10\t0.9\n15\t0.8\n")
-    truncate_live(tmp_path, 10)
-    assert tsv.read_text() == "step\tloss\n5\t1.0\n10\t0.9\n"
-    truncate_live(tmp_path, None)
-    assert not tmp_path.exists()
+    tsv.write_text("step\tloss\n5\t1.0\n10\t0.9\n")
+    (live / "metrics.json").write_text('{"step": 10}')
+    saved = curves.snapshot(live)
+    assert set(saved) == {"metrics.json", "plots/metrics/train/loss.tsv"}
+    tsv.write_text("step\tloss\n5\t7.0\n")
+    (live / "plots" / "metrics" / "val").mkdir()
+    (live / "plots" / "metrics" / "val" / "stale.tsv").write_text("step\tx\n1\t2\n")
+    curves.restore(live, saved)
+    assert curves.snapshot(live) == saved
+    curves.restore(live, None)
+    assert not live.exists()
+
+
+def test_checkpoints_carry_the_curves_of_their_step(tokenizer, tmp_path):
+    chosen, rejected, pad = _data(tokenizer)
+    tp = TrainParams(
+        steps=6, batch_size=8, lr=3e-3, warmup_steps=0, eval_every=3, save_every=3, log_every=3
+    )
+    live = tmp_path / "live"
+    live.mkdir()
+    (live / "metrics.json").write_text("{}")
+
+    class Writing(FakeLive):
+        def next_step(self):
+            (live / "metrics.json").write_text(json.dumps({"step": self.step}))
+
+    ckpt = Checkpoints(tmp_path / "run", {"x": 1}, 3)
+    train(
+        build_model(TINY, seed=0),
+        tp,
+        PairBatcher(chosen, rejected, 8, 64, pad, 0),
+        ValData(chosen, rejected, 8),
+        checkpoints=ckpt,
+        live=Writing(live),
+        progress=False,
+    )
+    assert json.loads(ckpt.meta(3)["curves"]["metrics.json"]) == {"step": 3}
+    assert json.loads(ckpt.meta(6)["curves"]["metrics.json"]) == {"step": 6}
+
+
+def test_non_finite_loss_stops_training_naming_the_step_and_saves_nothing(tokenizer, tmp_path):
+    chosen, rejected, pad = _data(tokenizer)
+    tp = TrainParams(steps=8, batch_size=8, lr=3e-3, warmup_steps=0, save_every=2, log_every=4)
+    ckpt = Checkpoints(tmp_path / "run", {"x": 1}, 3)
+    model = build_model(TINY, seed=0)
+    model.head.kernel[...] = model.head.kernel[...] * jnp.nan
+    with pytest.raises(UserError, match=r"loss became nan at optimizer step 1; nothing was saved"):
+        train(
+            model,
+            tp,
+            PairBatcher(chosen, rejected, 8, 64, pad, 0),
+            ValData(chosen, rejected, 8),
+            checkpoints=ckpt,
+            progress=False,
+        )
+    assert ckpt.all_steps() == []
 
 
 DEVICE_SCRIPT = textwrap.dedent(
@@ -268,16 +325,20 @@ DEVICE_SCRIPT = textwrap.dedent(
     import jax, numpy as np
     from rewardpipe.model import ModelConfig, build_model
     from rewardpipe.params import TrainParams
-    from rewardpipe.training.loop import Trainer
+    from rewardpipe.training import sharding
+    from rewardpipe.training.loop import init_state, train_step
     cfg = ModelConfig(vocab_size=100, d_model=16, n_layers=1, n_heads=2, d_ff=32, max_len=32)
     tp = TrainParams(steps=4, batch_size=4, lr=1e-2, warmup_steps=0)
-    trainer = Trainer(build_model(cfg, seed=0), tp, 0)
+    mesh = sharding.data_mesh()
+    state, config = init_state(build_model(cfg, seed=0), tp, mesh)
     rng = np.random.default_rng(0)
     losses = []
     for _ in range(4):
         tokens = rng.integers(1, 100, size=(8, 32)).astype(np.int32)
         mask = np.arange(32)[None] < rng.integers(4, 33, size=(8, 1))
-        losses.append(float(trainer.step(tokens, mask)["loss"]))
+        tokens, mask = sharding.shard_batch((tokens, mask), mesh)
+        state, metrics = train_step(state, tokens, mask, config)
+        losses.append(float(metrics["loss"]))
     print(json.dumps({"devices": jax.device_count(), "losses": losses}))
     """
 )
@@ -309,7 +370,10 @@ def test_lr_schedule_warms_up_then_decays():
     fn = schedule(1.0, 10, 100)
     assert float(fn(0)) == 0.0 and float(fn(10)) == pytest.approx(1.0)
     assert float(fn(99)) < 0.2
-    assert isinstance(optimizer(1e-3, 1, 10, 0.01, 1.0, 1), optax.GradientTransformation)
+    tx = optimizer(
+        lr=1e-3, warmup_steps=1, total_steps=10, weight_decay=0.01, grad_clip=1.0, grad_accum=1
+    )
+    assert isinstance(tx, optax.GradientTransformation)
 
 
 def test_run_dir_depends_on_config(tmp_path: Path):
@@ -343,8 +407,8 @@ def test_bfloat16_compute_keeps_float32_master_weights(tokenizer):
     chosen, rejected, pad = _data(tokenizer)
     cfg = dataclasses.replace(TINY, compute_dtype="bfloat16")
     tp = TrainParams(steps=3, batch_size=8, lr=1e-2, warmup_steps=0, precision="bfloat16")
-    trainer = Trainer(build_model(cfg, seed=0), tp, pad)
+    state, config = init_state(build_model(cfg, seed=0), tp, sharding.data_mesh())
     batch = next(PairBatcher(chosen, rejected, 8, 64, pad, 0).from_step(0))
-    metrics = trainer.step(batch.tokens, batch.mask)
+    state, metrics = train_step(state, batch.tokens, batch.mask, config)
     assert metrics["loss"].dtype == jnp.float32 and np.isfinite(float(metrics["loss"]))
-    assert {x.dtype for x in jax.tree.leaves(trainer.params)} == {jnp.dtype("float32")}
+    assert {x.dtype for x in jax.tree.leaves(state.params)} == {jnp.dtype("float32")}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from tokenizers import Tokenizer
@@ -68,6 +69,15 @@ class Encoder:
 
     def clear(self) -> None:
         self._cache.clear()
+
+
+def encode_pairs(
+    rows: list[dict[str, Any]], encoder: Encoder
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Token ids of `(prompt, chosen)` and `(prompt, rejected)` for every pair row."""
+    prompts = [r["prompt"] for r in rows]
+    chosen = encoder.encode(prompts, [r["chosen"] for r in rows])
+    return chosen, encoder.encode(prompts, [r["rejected"] for r in rows])
 
 
 def bucket_length(n: int, max_len: int) -> int:

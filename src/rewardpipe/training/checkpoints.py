@@ -14,8 +14,33 @@ import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
 
 from rewardpipe.errors import UserError
+from rewardpipe.params import ModelParams, TrainParams, to_dict
 
 CONFIG_FILE = "run_config.json"
+FORMAT = 2  # 2: steps count optimizer updates, curves saved in the meta
+# Params that do not change the trained weights: a changed value must not block a resume.
+NOT_IN_IDENTITY = ("eval_every", "log_every", "keep_checkpoints")
+
+
+def file_sha256(*paths: str | Path) -> str:
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(Path(path).read_bytes())
+    return h.hexdigest()
+
+
+def run_identity(
+    model_params: ModelParams, train_params: TrainParams, data_sha256: str, devices: int
+) -> dict[str, Any]:
+    """Everything that determines the weights; checkpoints are keyed by it."""
+    train = {k: v for k, v in to_dict(train_params).items() if k not in NOT_IN_IDENTITY}
+    return {
+        "model": to_dict(model_params),
+        "train": train,
+        "data_sha256": data_sha256,
+        "devices": devices,
+        "format": FORMAT,
+    }
 
 
 def config_hash(config: dict[str, Any]) -> str:
@@ -104,7 +129,13 @@ class Checkpoints:
     def all_steps(self) -> list[int]:
         return list(self.manager.all_steps())
 
+    def meta(self, step: int) -> dict[str, Any]:
+        """The JSON saved beside the state at `step` (its optimizer step and dvclive curves)."""
+        restored = self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+        return restored["meta"]
+
     def save(self, step: int, state: Any, meta: dict[str, Any], val_accuracy: float) -> None:
+        """`step` counts optimizer updates."""
         self.manager.save(
             step,
             args=ocp.args.Composite(

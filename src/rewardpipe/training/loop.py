@@ -1,11 +1,12 @@
-"""The training loop: jitted pure train/eval steps over nnx state, periodic val, dvclive logging,
-orbax checkpoints and exact resume."""
+"""The training loop around two pure jitted functions, `train_step` and `eval_step`: periodic
+val, dvclive logging, orbax checkpoints (counted in optimizer steps) and exact resume."""
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -14,9 +15,10 @@ import optax
 from flax import nnx
 from tqdm.auto import tqdm
 
+from rewardpipe.errors import UserError
 from rewardpipe.model import RewardTransformer, trainable_filter
 from rewardpipe.params import TrainParams
-from rewardpipe.training import sharding
+from rewardpipe.training import curves, sharding
 from rewardpipe.training.batching import PairBatcher, eval_batches
 from rewardpipe.training.checkpoints import Checkpoints
 from rewardpipe.training.loss import pairwise_loss
@@ -27,9 +29,28 @@ class Logger(Protocol):
     """What the loop needs of dvclive's `Live` (a fake in tests)."""
 
     step: int
+    dir: str
 
     def log_metric(self, name: str, val: float, **kwargs: Any) -> None: ...
     def next_step(self) -> None: ...
+
+
+class TrainState(NamedTuple):
+    """Trainable params, optimizer state and the model's other state (e.g. dropout RNG)."""
+
+    params: Any
+    opt_state: Any
+    rest: Any
+
+
+@dataclass(frozen=True)
+class StepConfig:
+    """The static half of a step: the model's structure, the optimizer and the loss settings."""
+
+    graphdef: Any
+    tx: optax.GradientTransformation
+    margin: float
+    center_coef: float
 
 
 @dataclass
@@ -47,87 +68,104 @@ class TrainResult:
     val: dict[str, float]
     reward_mean: float
     reward_std: float
-    compiles: int
-    history: list[dict[str, float]] = field(default_factory=list)
-    seconds: float = 0.0
+    perf: dict[str, float] = field(default_factory=dict)  # timings: never a DVC metric
 
 
-class Trainer:
-    """Holds the split model (graphdef, trainable params, the rest) and the jitted steps."""
+def _forward(config: StepConfig, params, rest, tokens, mask, deterministic: bool):
+    model = nnx.merge(config.graphdef, params, rest)
+    rewards = model(tokens, mask, deterministic=deterministic)
+    return rewards, nnx.as_pure(nnx.state(model, nnx.Not(trainable_filter(model.config))))
 
-    def __init__(self, model: RewardTransformer, tp: TrainParams, pad_id: int):
-        self.tp, self.pad_id, self.config = tp, pad_id, model.config
-        self.mesh = sharding.data_mesh()
-        self.graphdef, params, rest = nnx.split(model, trainable_filter(model.config), ...)
-        self.params = sharding.replicate(nnx.as_pure(params), self.mesh)
-        self.rest = sharding.replicate(nnx.as_pure(rest), self.mesh)
-        self.tx = optimizer(
-            tp.lr, tp.warmup_steps, tp.steps, tp.weight_decay, tp.grad_clip, tp.grad_accum
+
+@functools.partial(jax.jit, static_argnames="config", donate_argnames="state")
+def train_step(
+    state: TrainState, tokens: jax.Array, mask: jax.Array, config: StepConfig
+) -> tuple[TrainState, dict[str, jax.Array]]:
+    """One micro-batch: forward, Bradley–Terry loss, gradients, optimizer update."""
+
+    def loss_fn(params):
+        rewards, rest = _forward(config, params, state.rest, tokens, mask, deterministic=False)
+        loss, metrics = pairwise_loss(rewards, config.margin, config.center_coef)
+        return loss, (metrics, rest)
+
+    (_, (metrics, rest)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    updates, opt_state = config.tx.update(grads, state.opt_state, state.params)
+    metrics["grad_norm"] = optax.tree.norm(grads)
+    metrics["tokens"] = mask.sum()
+    return TrainState(optax.apply_updates(state.params, updates), opt_state, rest), metrics
+
+
+@functools.partial(jax.jit, static_argnames="config")
+def eval_step(
+    state: TrainState, tokens: jax.Array, mask: jax.Array, weights: jax.Array, config: StepConfig
+) -> tuple[dict[str, jax.Array], jax.Array]:
+    """Val metrics of one padded batch (`weights` masks the padding pairs) and its rewards."""
+    rewards, _ = _forward(config, state.params, state.rest, tokens, mask, deterministic=True)
+    _, metrics = pairwise_loss(rewards, config.margin, config.center_coef, weights)
+    return metrics, rewards
+
+
+def init_state(
+    model: RewardTransformer, tp: TrainParams, mesh: jax.sharding.Mesh
+) -> tuple[TrainState, StepConfig]:
+    """Split the model into a replicated `TrainState` and the static `StepConfig`."""
+    graphdef, params, rest = nnx.split(model, trainable_filter(model.config), ...)
+    tx = optimizer(
+        lr=tp.lr,
+        warmup_steps=tp.warmup_steps,
+        total_steps=tp.steps,
+        weight_decay=tp.weight_decay,
+        grad_clip=tp.grad_clip,
+        grad_accum=tp.grad_accum,
+    )
+    params, rest = nnx.as_pure(params), nnx.as_pure(rest)
+    state = TrainState(params, tx.init(params), rest)
+    config = StepConfig(graphdef, tx, tp.margin, tp.center_coef)
+    return sharding.replicate(state, mesh), config
+
+
+def merge(state: TrainState, config: StepConfig) -> RewardTransformer:
+    return nnx.merge(config.graphdef, state.params, state.rest)
+
+
+def evaluate(
+    state: TrainState,
+    config: StepConfig,
+    val: ValData,
+    mesh: jax.sharding.Mesh,
+    max_len: int,
+    pad_id: int,
+    shapes: set[tuple[Any, ...]] | None = None,
+) -> tuple[dict[str, float], np.ndarray]:
+    """Pair-weighted val metrics and every val reward (chosen and rejected)."""
+    totals: dict[str, float] = {}
+    n = 0
+    rewards = []
+    for batch, real in eval_batches(val.chosen, val.rejected, val.batch_size, max_len, pad_id):
+        weights = np.zeros(batch.pairs, dtype=np.float32)
+        weights[:real] = 1.0
+        if shapes is not None:
+            shapes.add(("eval", batch.tokens.shape))
+        tokens, mask, w = sharding.shard_batch((batch.tokens, batch.mask, weights), mesh)
+        metrics, r = eval_step(state, tokens, mask, w, config)
+        for key in ("loss", "accuracy", "margin"):
+            totals[key] = totals.get(key, 0.0) + float(metrics[key]) * real
+        r = np.asarray(r)
+        rewards += [r[:real], r[batch.pairs : batch.pairs + real]]
+        n += real
+    return {k: v / max(n, 1) for k, v in totals.items()}, np.concatenate(rewards)
+
+
+def _check_finite(losses: list[jax.Array], first_step: int, tp: TrainParams) -> None:
+    """Stop at the first non-finite loss (one host sync per check, not per step)."""
+    values = np.asarray(jnp.stack(losses)) if losses else np.zeros(0)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        step = (first_step + int(bad[0])) // tp.grad_accum + 1
+        raise UserError(
+            f"train: the loss became {values[bad[0]]} at optimizer step {step}; nothing was "
+            f"saved. Lower train.lr (now {tp.lr:g}) or train.grad_clip, or check the data."
         )
-        self.opt_state = sharding.replicate(self.tx.init(self.params), self.mesh)
-        self._train_step = jax.jit(self._step, donate_argnums=(0, 1, 2))
-        self._eval_step = jax.jit(self._eval)
-
-    def _forward(self, params, rest, tokens, mask, deterministic: bool):
-        model = nnx.merge(self.graphdef, params, rest)
-        rewards = model(tokens, mask, deterministic=deterministic)
-        return rewards, nnx.as_pure(nnx.state(model, nnx.Not(trainable_filter(model.config))))
-
-    def _step(self, params, opt_state, rest, tokens, mask):
-        def loss_fn(p):
-            rewards, new_rest = self._forward(p, rest, tokens, mask, deterministic=False)
-            loss, metrics = pairwise_loss(rewards, self.tp.margin, self.tp.center_coef)
-            return loss, (metrics, new_rest)
-
-        (_, (metrics, rest)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-        updates, opt_state = self.tx.update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
-        metrics["grad_norm"] = optax.tree.norm(grads)
-        metrics["tokens"] = mask.sum()
-        return params, opt_state, rest, metrics
-
-    def _eval(self, params, rest, tokens, mask, weights):
-        rewards, _ = self._forward(params, rest, tokens, mask, deterministic=True)
-        _, metrics = pairwise_loss(rewards, self.tp.margin, self.tp.center_coef, weights)
-        return metrics, rewards
-
-    def step(self, tokens: np.ndarray, mask: np.ndarray) -> dict[str, jax.Array]:
-        tokens, mask = sharding.shard_batch((tokens, mask), self.mesh)
-        self.params, self.opt_state, self.rest, metrics = self._train_step(
-            self.params, self.opt_state, self.rest, tokens, mask
-        )
-        return metrics
-
-    def evaluate(self, val: ValData) -> tuple[dict[str, float], np.ndarray]:
-        """Pair-weighted val metrics and every val reward (chosen and rejected)."""
-        totals: dict[str, float] = {}
-        n = 0
-        rewards = []
-        for batch, real in eval_batches(
-            val.chosen, val.rejected, val.batch_size, self.config.max_len, self.pad_id
-        ):
-            weights = np.zeros(batch.pairs, dtype=np.float32)
-            weights[:real] = 1.0
-            tokens, mask, w = sharding.shard_batch((batch.tokens, batch.mask, weights), self.mesh)
-            metrics, r = self._eval_step(self.params, self.rest, tokens, mask, w)
-            for key in ("loss", "accuracy", "margin"):
-                totals[key] = totals.get(key, 0.0) + float(metrics[key]) * real
-            r = np.asarray(r)
-            rewards += [r[:real], r[batch.pairs : batch.pairs + real]]
-            n += real
-        return {k: v / max(n, 1) for k, v in totals.items()}, np.concatenate(rewards)
-
-    def model(self) -> RewardTransformer:
-        return nnx.merge(self.graphdef, self.params, self.rest)
-
-    def state(self) -> dict[str, Any]:
-        return {"params": self.params, "opt_state": self.opt_state, "rest": self.rest}
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        self.params, self.opt_state, self.rest = state["params"], state["opt_state"], state["rest"]
-
-    def compiles(self) -> int:
-        return self._train_step._cache_size() + self._eval_step._cache_size()
 
 
 def train(
@@ -141,62 +179,74 @@ def train(
     progress: bool = True,
 ) -> TrainResult:
     """Train for `tp.steps` optimizer updates (× `grad_accum` micro-batches), resuming from the
-    latest checkpoint in `checkpoints` when there is one."""
+    latest checkpoint in `checkpoints` when there is one. The caller restores the dvclive folder
+    from that checkpoint's curves (`curves.restore`) before opening `live`."""
     start = time.perf_counter()
-    trainer = Trainer(model, tp, batcher.pad_id)
-    micro_total = tp.steps * tp.grad_accum
-    sharding.check_divisible(2 * tp.batch_size, trainer.mesh, "2 × train.batch_size")
-    sharding.check_divisible(2 * val.batch_size, trainer.mesh, "2 × val batch size")
-    step = 0
+    mesh = sharding.data_mesh()
+    max_len, pad_id = model.config.max_len, batcher.pad_id
+    state, config = init_state(model, tp, mesh)
+    sharding.check_divisible(2 * tp.batch_size, mesh, "2 × train.batch_size")
+    sharding.check_divisible(2 * val.batch_size, mesh, "2 × val batch size")
+    opt_step = 0
     resumed_from = None
     if checkpoints is not None and checkpoints.latest_step() is not None:
         resumed_from = checkpoints.latest_step()
-        state, meta = checkpoints.restore(resumed_from, trainer.state())
-        trainer.load_state(state)
-        step = int(meta["step"])
-    lr_at = optimizer_lr(tp)
+        state, meta = checkpoints.restore(resumed_from, state)
+        opt_step = int(meta["step"])
+    lr_at = schedule(tp.lr, tp.warmup_steps, tp.steps)
+    shapes: set[tuple[Any, ...]] = set()
     window: dict[str, jax.Array] = {}
-    count, t_window = 0, time.perf_counter()
+    losses: list[jax.Array] = []
+    count, tokens_seen, train_seconds = 0, 0.0, 0.0
+    micro = opt_step * tp.grad_accum
+    t_window = time.perf_counter()
     last_val: dict[str, float] = {}
     rewards, evaluated_at = None, None
     bar = tqdm(
-        total=tp.steps,
-        initial=step // tp.grad_accum,
-        disable=not progress,
-        desc="train",
-        unit="step",
+        total=tp.steps, initial=opt_step, disable=not progress, desc="train", unit="step",
         dynamic_ncols=True,
-    )
-    batches = batcher.from_step(step)
-    while step < micro_total:
+    )  # fmt: skip
+    batches = batcher.from_step(micro)
+    while opt_step < tp.steps:
         batch = next(batches)
-        metrics = trainer.step(batch.tokens, batch.mask)
-        step += 1
+        shapes.add(("train", batch.tokens.shape))
+        tokens, mask = sharding.shard_batch((batch.tokens, batch.mask), mesh)
+        state, metrics = train_step(state, tokens, mask, config)
         # Sums stay on device: no host sync per step, so dispatch runs ahead of compute.
         window = metrics if not window else jax.tree.map(jnp.add, window, metrics)
+        losses.append(metrics["loss"])
         count += 1
-        if step % tp.grad_accum:
+        micro += 1
+        if micro % tp.grad_accum:
             continue
-        opt_step = step // tp.grad_accum
+        opt_step += 1
         bar.update(1)
-        if opt_step % tp.log_every == 0 or opt_step == tp.steps:
-            logged = {k: float(v) / count for k, v in window.items() if k != "tokens"}
-            tokens_per_s = float(window["tokens"]) / max(time.perf_counter() - t_window, 1e-9)
-            logged["lr"] = lr_at(opt_step - 1)
-            if live is not None:
-                live.step = opt_step
-                for key, value in logged.items():
-                    live.log_metric(f"train/{key}", value)
-                live.log_metric("perf/tokens_per_s", tokens_per_s)
-            bar.set_postfix(loss=f"{logged['loss']:.4f}", acc=f"{logged['accuracy']:.3f}")
-            window, count, t_window = {}, 0, time.perf_counter()
+        do_log = opt_step % tp.log_every == 0 or opt_step == tp.steps
         do_eval = opt_step % tp.eval_every == 0 or opt_step == tp.steps
         do_save = checkpoints is not None and (
             opt_step % tp.save_every == 0 or opt_step == tp.steps
         )
+        if do_log or do_eval or do_save:
+            _check_finite(losses, micro - len(losses), tp)
+            losses = []
+        if do_log:
+            logged = {k: float(v) / count for k, v in window.items() if k != "tokens"}
+            elapsed = time.perf_counter() - t_window
+            tokens_seen, train_seconds = (
+                tokens_seen + float(window["tokens"]),
+                train_seconds + elapsed,
+            )
+            logged["lr"] = float(lr_at(opt_step - 1))
+            if live is not None:
+                live.step = opt_step
+                for key, value in logged.items():
+                    live.log_metric(f"train/{key}", value)
+            bar.set_postfix(loss=f"{logged['loss']:.4f}", acc=f"{logged['accuracy']:.3f}")
+            window, count = {}, 0
         if do_eval or do_save:
-            last_val, rewards = trainer.evaluate(val)
-            evaluated_at = step
+            last_val, rewards = evaluate(state, config, val, mesh, max_len, pad_id, shapes)
+            _check_val(last_val, opt_step, tp)
+            evaluated_at = opt_step
             if live is not None:
                 live.step = opt_step
                 for key, value in last_val.items():
@@ -205,26 +255,36 @@ def train(
                 f"step {opt_step}/{tp.steps}  val loss {last_val['loss']:.4f}  "
                 f"acc {last_val['accuracy']:.4f}  margin {last_val['margin']:.3f}"
             )
-        if live is not None and (opt_step % tp.log_every == 0 or do_eval):
+        if live is not None and (do_log or do_eval):
             live.next_step()
         if do_save:
-            checkpoints.save(step, trainer.state(), {"step": step}, last_val["accuracy"])
+            meta = {"step": opt_step, "curves": curves.snapshot(live.dir) if live else {}}
+            checkpoints.save(opt_step, state, meta, last_val["accuracy"])
+        if do_log or do_eval or do_save:
+            t_window = time.perf_counter()
     bar.close()
-    if evaluated_at != step:  # resumed at the very end: nothing evaluated in this process
-        last_val, rewards = trainer.evaluate(val)
+    if evaluated_at != opt_step:  # resumed at the very end: nothing evaluated in this process
+        last_val, rewards = evaluate(state, config, val, mesh, max_len, pad_id, shapes)
+        _check_val(last_val, opt_step, tp)
     return TrainResult(
-        model=trainer.model(),
-        step=step // tp.grad_accum,
-        resumed_from=None if resumed_from is None else resumed_from // tp.grad_accum,
+        model=merge(state, config),
+        step=opt_step,
+        resumed_from=resumed_from,
         val=last_val,
         reward_mean=float(rewards.mean()) if rewards.size else 0.0,
         reward_std=float(rewards.std()) if rewards.size else 1.0,
-        compiles=trainer.compiles(),
-        seconds=time.perf_counter() - start,
+        perf={
+            "seconds": time.perf_counter() - start,
+            "train_seconds": train_seconds,
+            "tokens_per_s": tokens_seen / train_seconds if train_seconds else 0.0,
+            "compiles": len(shapes),
+        },
     )
 
 
-def optimizer_lr(tp: TrainParams):
-    """The learning rate at an optimizer step, for logging."""
-    fn = schedule(tp.lr, tp.warmup_steps, tp.steps)
-    return lambda s: float(fn(s))
+def _check_val(metrics: dict[str, float], step: int, tp: TrainParams) -> None:
+    if not all(np.isfinite(v) for v in metrics.values()):
+        raise UserError(
+            f"train: val metrics are not finite at optimizer step {step} ({metrics}); the weights "
+            f"diverged and nothing was saved. Lower train.lr (now {tp.lr:g})."
+        )

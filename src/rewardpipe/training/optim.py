@@ -31,6 +31,7 @@ def decay_mask(params):
 
 
 def optimizer(
+    *,
     lr: float,
     warmup_steps: int,
     total_steps: int,
