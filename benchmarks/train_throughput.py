@@ -20,10 +20,11 @@ import numpy as np
 
 from rewardpipe.data.prepare import prepare
 from rewardpipe.data.sources import load_synthetic
+from rewardpipe.encoding import Encoder, encode_pairs
 from rewardpipe.model import factory
 from rewardpipe.params import load_section
 from rewardpipe.training import sharding
-from rewardpipe.training.batching import Encoder, PairBatcher, encode_pairs
+from rewardpipe.training.batching import PairBatcher
 from rewardpipe.training.loop import init_state, train_step
 
 

@@ -16,47 +16,60 @@ from rewardpipe.params import load_section
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--model", default="models/model")
-    ap.add_argument(
-        "--candidates", help="candidates file (default: evaluate.candidates_path or the test split)"
-    )
-    ap.add_argument("--output", default="metrics/eval.json")
-    ap.add_argument("--details", default="metrics/eval", help="folder for plots, failures, report")
+    ap.add_argument("--params", required=True)
+    ap.add_argument("--model", help="the trained model folder (not with --predictions)")
+    ap.add_argument("--test", help="prepared test sets (used unless a candidates file is given)")
+    ap.add_argument("--candidates", help="candidates file (default: evaluate.candidates_path)")
+    ap.add_argument("--output", required=True, help="metrics JSON")
+    ap.add_argument("--details", help="folder for plots, failures, report")
     ap.add_argument("--baseline", help="another eval.json: the report shows deltas against it")
     ap.add_argument(
         "--predictions", help="JSONL of {question, answer, completion}: predictions mode"
     )
     args = ap.parse_args()
-    ep = load_section(args.params, "evaluate")
+    evaluate_params = load_section(args.params, "evaluate")
     if args.predictions:
-        return predictions_mode(Path(args.predictions), Path(args.output), ep.partial_tolerance)
+        return predictions_mode(
+            Path(args.predictions), Path(args.output), evaluate_params.partial_tolerance
+        )
+    for flag in ("model", "details"):
+        if getattr(args, flag) is None:
+            ap.error(f"--{flag} is required (unless --predictions)")
+    source = args.candidates or evaluate_params.candidates_path
+    if not source and not args.test:
+        ap.error("--test is required unless --candidates or evaluate.candidates_path is set")
+    run(args, evaluate_params, source)
+
+
+def run(args: argparse.Namespace, evaluate_params, source: str | None) -> None:
+    """Score the test sets (or a candidates file) with the model; write metrics and details."""
     start = time.perf_counter()
-    source = args.candidates or ep.candidates_path
     sets = subset(
-        load_candidates(source) if source else read_jsonl("data/prepared/test.jsonl"),
-        ep.num_samples,
+        load_candidates(source) if source else read_jsonl(args.test), evaluate_params.num_samples
     )
     model = RewardModel.from_pretrained(args.model)
-    scores = score_sets(model, sets, ep.batch_size)
+    scores = score_sets(model, sets, evaluate_params.batch_size)
     metrics = evaluate_sets(
-        sets, scores, partial_tolerance=ep.partial_tolerance, vote_temperature=ep.vote_temperature
+        sets,
+        scores,
+        partial_tolerance=evaluate_params.partial_tolerance,
+        vote_temperature=evaluate_params.vote_temperature,
     )
     info = {
-        "dataset": source or "data/prepared/test.jsonl",
+        "dataset": source or args.test,
         "split": "candidates" if source else "test",
         "model": args.model,
         "n_prompts": metrics["n_prompts"],
         "n_candidates": metrics["n_candidates"],
     }
     baseline = read_json(args.baseline) if args.baseline else None
-    worst = failures.worst_rankings(sets, scores, ep.failures)
+    worst = failures.worst_rankings(sets, scores, evaluate_params.failures)
     with atomic_dir(args.details) as tmp:
         write_json(tmp / "plots" / "roc.json", plots.roc_points(sets, scores))
         write_json(tmp / "plots" / "reward_histogram.json", plots.reward_histogram(sets, scores))
         write_json(
             tmp / "plots" / "reliability.json",
-            plots.reliability(sets, scores, partial_tolerance=ep.partial_tolerance),
+            plots.reliability(sets, scores, partial_tolerance=evaluate_params.partial_tolerance),
         )
         write_jsonl(tmp / "failures.jsonl", worst)
         predictions.write_records_csv(worst, tmp / "failures.csv")

@@ -16,32 +16,39 @@ from rewardpipe.params import load_section
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--out", default="data/prepared")
+    ap.add_argument("--params", required=True)
+    ap.add_argument("--out", required=True, help="folder for the splits, tokenizer and stats")
     args = ap.parse_args()
-    p, m = load_section(args.params, "prepare"), load_section(args.params, "model")
+    prepare_params = load_section(args.params, "prepare")
+    model_params = load_section(args.params, "model")
     start = time.perf_counter()
     kind, columns = (
-        load_custom_config(p.custom_config) if p.dataset == "custom" else (p.dataset, p.columns)
+        load_custom_config(prepare_params.custom_config)
+        if prepare_params.dataset == "custom"
+        else (prepare_params.dataset, prepare_params.columns)
     )
     raw = load_source(
-        p.source,
-        path=p.path,
-        hub_name=p.hub_name,
-        hub_config=p.hub_config,
-        hub_revision=p.hub_revision,
-        n_train=p.synthetic_train,
-        n_test=p.synthetic_test,
-        seed=p.seed,
+        prepare_params.source,
+        path=prepare_params.path,
+        hub_name=prepare_params.hub_name,
+        hub_config=prepare_params.hub_config,
+        hub_revision=prepare_params.hub_revision,
+        n_train=prepare_params.synthetic_train,
+        n_test=prepare_params.synthetic_test,
+        seed=prepare_params.seed,
     )
     prepared = prepare(
         raw,
-        p,
+        prepare_params,
         kind=kind,
         columns=columns,
         source_hash=content_hash(raw),
-        tokenizer=load_pretrained(m.pretrained) if m.backbone == "bert" else None,
-        candidates=load_candidates(p.candidates_path) if p.candidates_path else None,
+        tokenizer=(
+            load_pretrained(model_params.pretrained) if model_params.backbone == "bert" else None
+        ),
+        candidates=load_candidates(prepare_params.candidates_path)
+        if prepare_params.candidates_path
+        else None,
     )
     with atomic_dir(args.out) as tmp:
         for split in ("train", "val", "test"):

@@ -1,7 +1,7 @@
 """publish: models/model + metrics/eval.json -> models/export (validated bundle with model card)
 and metrics/publish.json; with publish.push the bundle is uploaded to the Hugging Face Hub.
-With --validate-only (or publish.validate_only): check the bundle in --out (exported first only
-when missing) and upload nothing."""
+With publish.validate_only the bundle is exported and checked but not uploaded. With the
+--validate-only flag the existing bundle in --out is checked and nothing is written."""
 
 import argparse
 import subprocess
@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from rewardpipe import stage
+from rewardpipe.errors import UserError
 from rewardpipe.io import write_json
 from rewardpipe.params import load_section, to_dict
 from rewardpipe.publish import build_bundle, card, export, hub, record, validate_bundle
@@ -28,24 +29,30 @@ def git_revision() -> str | None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--model", default="models/model")
-    ap.add_argument("--eval", default="metrics/eval.json")
-    ap.add_argument("--out", default="models/export")
-    ap.add_argument("--metrics", default="metrics/publish.json")
-    ap.add_argument("--validate-only", action="store_true", help="check the bundle, upload nothing")
+    ap.add_argument("--params", required=True)
+    ap.add_argument("--model", required=True, help="the trained model folder")
+    ap.add_argument("--eval", help="the evaluate stage's metrics JSON (not with --validate-only)")
+    ap.add_argument("--out", required=True, help="the bundle folder to write (or to validate)")
+    ap.add_argument("--metrics", help="publish record JSON (required unless --validate-only)")
+    ap.add_argument(
+        "--validate-only", action="store_true", help="check the bundle in --out; write nothing"
+    )
     args = ap.parse_args()
     sections = {name: load_section(args.params, name) for name in (*RUN_SECTIONS, "publish")}
-    pp = sections["publish"]
-    validate_only = args.validate_only or pp.validate_only
-    push = pp.push and not validate_only
-    token = hub.ready_to_push(pp.repo_id) if push else None  # fail before exporting
+    publish_params = sections["publish"]
+    if not args.validate_only and not (args.eval and args.metrics):
+        ap.error("--eval and --metrics are required unless --validate-only")
+    validate_only = args.validate_only or publish_params.validate_only
+    push = publish_params.push and not validate_only
+    token = hub.ready_to_push(publish_params.repo_id) if push else None  # fail before exporting
     start = time.perf_counter()
-    if validate_only and Path(args.out).exists():
+    if args.validate_only:
+        if not Path(args.out).is_dir():
+            raise UserError(f"{args.out}: no bundle to validate; run `dvc repro publish` first")
         report = validate_bundle(args.out, args.model)
     else:
         options = card.card_options(
-            pp, sections["prepare"], sections["model"], sections["evaluate"]
+            publish_params, sections["prepare"], sections["model"], sections["evaluate"]
         )
         if options.license_note:
             print(f"model card: {options.license_note}")
@@ -55,7 +62,9 @@ def main() -> None:
             args.eval,
             args.out,
             options,
-            git_revision=git_revision(),
+            # A local export must be byte-stable: the commit that will hold its dvc.lock cannot
+            # be named inside it, so the revision is recorded only in a bundle that is pushed.
+            git_revision=git_revision() if push else None,
             params_sha256=digest,
         )
     size = sum(f["bytes"] for f in report["files"].values())
@@ -64,19 +73,27 @@ def main() -> None:
         f"{report['seconds']:.1f}s ({time.perf_counter() - start:.1f}s in all); probe max |Δ| "
         f"{report['probe']['max_abs_diff_recorded']:.1e} (tolerance {report['probe']['tolerance']:g})"
     )
+    if args.validate_only:
+        print("push: off (--validate-only); nothing written")
+        return
     pushed = None
     if push:
         pushed = hub.push(
-            args.out, pp.repo_id, token=token, private=pp.private, commit_message=pp.commit_message
+            args.out,
+            publish_params.repo_id,
+            token=token,
+            private=publish_params.private,
+            commit_message=publish_params.commit_message,
         )
-        print(
-            f"pushed to {pushed['url']} ({'private' if pp.private else 'public'}): {pushed['commit_url']}"
-        )
+        visibility = "private" if publish_params.private else "public"
+        print(f"pushed to {pushed['url']} ({visibility}): {pushed['commit_url']}")
     else:
         print("push: off (" + ("validate only" if validate_only else "publish.push is false") + ")")
     write_json(
         args.metrics,
-        record(report, push_requested=pp.push, validate_only=validate_only, pushed=pushed),
+        record(
+            report, push_requested=publish_params.push, validate_only=validate_only, pushed=pushed
+        ),
     )
 
 

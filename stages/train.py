@@ -8,11 +8,12 @@ from dvclive import Live
 from tokenizers import Tokenizer
 
 from rewardpipe import bundle, stage
+from rewardpipe.encoding import Encoder, encode_pairs
 from rewardpipe.io import atomic_dir, read_jsonl, write_json
 from rewardpipe.model import factory
 from rewardpipe.params import load_section, to_dict
 from rewardpipe.training import curves
-from rewardpipe.training.batching import Encoder, PairBatcher, encode_pairs
+from rewardpipe.training.batching import PairBatcher
 from rewardpipe.training.checkpoints import Checkpoints, file_sha256, run_dir, run_identity
 from rewardpipe.training.loop import ValData, train
 

@@ -89,6 +89,21 @@ def test_errors_are_one_line_without_traceback(recorded, args, message):
     assert recorded == []  # nothing ran
 
 
+def flag(cmd: list[str], name: str) -> str:
+    return cmd[cmd.index(name) + 1]
+
+
+def test_stage_args_come_from_dvc_yaml_with_replacements(monkeypatch):
+    monkeypatch.chdir(REPO)
+    args = cli.stage_args("evaluate", model="m", details=None, baseline="b.json")
+    assert args == [
+        "--params", "params.yaml", "--model", "m", "--test", "data/prepared/test.jsonl",
+        "--output", "metrics/eval.json", "--baseline", "b.json",
+    ]  # fmt: skip
+    with pytest.raises(UserError, match=r"dvc\.yaml: no stage 'nope'"):
+        cli.stage_args("nope")
+
+
 def test_a_failing_subprocess_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match=r"exit code 3 \(output above\)"):
         cli.run_command([sys.executable, "-c", "raise SystemExit(3)"], cwd=tmp_path)
@@ -175,7 +190,7 @@ def test_dataset_prepare_runs_the_stage_into_the_output_dir(recorded):
     assert result.exit_code == 0, result.output
     (call,) = recorded
     assert call["cmd"][0] == sys.executable and call["cmd"][1].endswith("stages/prepare.py")
-    assert call["cmd"][-2:] == ["--out", "data/gsm8k"]
+    assert flag(call["cmd"], "--out") == "data/gsm8k"
     p = call["params"]["prepare"]
     assert (p["dataset"], p["source"], p["path"], p["validate"]) == (
         "gsm8k",
@@ -224,10 +239,9 @@ def test_deploy_maps_to_the_publish_stage(recorded, tmp_path):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     (call,) = recorded
-    assert call["cmd"][1].endswith("stages/publish.py") and call["cmd"][-2:] == [
-        "--model",
-        str(tmp_path),
-    ]
+    cmd = call["cmd"]
+    assert cmd[1].endswith("stages/publish.py") and flag(cmd, "--model") == str(tmp_path)
+    assert (flag(cmd, "--out"), flag(cmd, "--metrics")) == ("models/export", "metrics/publish.json")
     assert call["params"]["publish"] | {"license": None} == {
         "push": True, "repo_id": "me/rm", "private": True, "commit_message": "v1",
         "license": None, "tags": ["a", "b", "c"], "model_card": str(card), "validate_only": False,
@@ -242,11 +256,11 @@ def test_deploy_validate_only_pushes_nothing(recorded, tmp_path):
         == 0
     )
     call = recorded[0]
-    assert call["cmd"][-1] == "--validate-only"
-    assert (
-        call["params"]["publish"]["push"] is False
-        and call["params"]["publish"]["validate_only"] is True
-    )
+    # exported into a scratch folder: the pipeline's models/export and metrics stay untouched
+    params_dir = str(Path(flag(call["cmd"], "--params")).parent)
+    assert flag(call["cmd"], "--out").startswith(params_dir)
+    assert flag(call["cmd"], "--metrics").startswith(params_dir)
+    assert call["params"]["publish"]["push"] is False
 
 
 def test_score_delegates_to_inference(monkeypatch, tmp_path):

@@ -185,6 +185,8 @@ def test_missing_model_is_a_clear_error(tmp_path):
         str(cands),
         "--output",
         str(tmp_path / "e.json"),
+        "--details",
+        str(tmp_path / "e"),
     )
     assert proc.returncode == 1
     assert "nope" in proc.stderr and "not found" in proc.stderr

@@ -20,17 +20,12 @@ from flax import nnx
 from tokenizers import Tokenizer
 
 from rewardpipe.data.tokenizer import train_bpe
+from rewardpipe.encoding import Encoder
 from rewardpipe.errors import UserError
 from rewardpipe.model import ModelConfig, build_model, to_flat
 from rewardpipe.params import TrainParams
 from rewardpipe.training import curves, sharding
-from rewardpipe.training.batching import (
-    MAX_BUCKETS,
-    Encoder,
-    PairBatcher,
-    eval_batches,
-    fit_buckets,
-)
+from rewardpipe.training.batching import MAX_BUCKETS, PairBatcher, eval_batches, fit_buckets
 from rewardpipe.training.checkpoints import Checkpoints, run_dir
 from rewardpipe.training.loop import ValData, init_state, train, train_step
 from rewardpipe.training.loss import pairwise_loss

@@ -142,7 +142,7 @@ def dataset_prepare(
     """Prepare a dataset into DIR with the prepare stage (outside the DVC pipeline)."""
     overrides = dataset_overrides(config, source, path, custom_config, hub_name, validate)
     with temp_params(params, overrides) as tmp:
-        run_stage("prepare", "--params", tmp, "--out", output_dir)
+        run_stage("prepare", params=tmp, out=output_dir)
 
 
 @app.command()
@@ -193,7 +193,7 @@ def train(
         )
         with temp_params(params, overrides, sets or []) as tmp:
             for name in stages:
-                run_stage(name, "--params", tmp)
+                run_stage(name, params=tmp)
     else:
         run_command(exp_run_command(run_name, overrides, sets or [], check_stage(stage)))
 
@@ -250,7 +250,7 @@ def evaluate(
             if dataset or source or path or split != "test":
                 data = prepared_split(dataset, source, path, split, params, Path(work))
             files = (checkpoint, output, predictions, baseline, data)
-            evaluate_direct(params, overrides, *files, no_dvc=no_dvc, work=Path(work))
+            evaluate_direct(params, overrides, *files, no_dvc=no_dvc)
     else:
         run_command(exp_run_command(run_name, overrides, [], "evaluate"))
 
@@ -285,9 +285,15 @@ def deploy(
     overrides = deploy_overrides(
         repo_id, private, commit_message, tags or [], model_card, validate_only
     )
-    extra = ["--validate-only"] if validate_only else []
     with temp_params(params, overrides) as tmp:
-        run_stage("publish", "--params", tmp, "--model", checkpoint, *extra)
+        if validate_only:  # export into a scratch folder: the pipeline's outputs stay as they are
+            work = tmp.parent
+            run_stage(
+                "publish", params=tmp, model=checkpoint, out=work / "export",
+                metrics=work / "publish.json",
+            )  # fmt: skip
+        else:
+            run_stage("publish", params=tmp, model=checkpoint)
 
 
 @app.command()
@@ -433,7 +439,6 @@ def deploy_overrides(
         "publish.push": not validate_only,
         "publish.repo_id": repo_id,
         "publish.private": private,
-        "publish.validate_only": validate_only,
     }
     if commit_message:
         out["publish.commit_message"] = commit_message
@@ -554,12 +559,29 @@ def run_command(cmd: list[Any], cwd: Path | None = None) -> None:
         raise UserError(f"`{shlex.join(cmd[:4])} ...` failed with exit code {code} (output above)")
 
 
-def run_stage(name: str, *args: Any, cwd: Path | None = None) -> None:
-    """`python stages/<name>.py ARGS` with this interpreter."""
+def stage_args(name: str, **replace: Any) -> list[str]:
+    """The arguments dvc.yaml's `cmd` passes to stages/<name>.py (the path contract), with
+    `replace` applied: `out="x"` sets `--out x`, None drops the flag; new flags are appended."""
+    dvc_yaml = Path("dvc.yaml")
+    try:
+        cmd = yaml.safe_load(dvc_yaml.read_text(encoding="utf-8"))["stages"][name]["cmd"]
+    except (OSError, KeyError, TypeError) as exc:
+        raise UserError(
+            f"{dvc_yaml}: no stage {name!r}; run rewardpipe from the project root"
+        ) from exc
+    words = shlex.split(cmd)[2:]  # python stages/<name>.py
+    flags = dict(zip(words[::2], words[1::2], strict=True))
+    for key, value in replace.items():
+        flags[f"--{key.replace('_', '-')}"] = value
+    return [w for flag, v in flags.items() if v is not None for w in (flag, str(v))]
+
+
+def run_stage(name: str, *extra: str, cwd: Path | None = None, **replace: Any) -> None:
+    """`python stages/<name>.py` with dvc.yaml's arguments, `replace`d, and `extra` flags."""
     script = Path("stages") / f"{name}.py"
     if not script.is_file():
         raise UserError(f"{script}: not found; run rewardpipe from the project root")
-    run_command([sys.executable, script.resolve(), *args], cwd=cwd)
+    run_command([sys.executable, script.resolve(), *stage_args(name, **replace), *extra], cwd=cwd)
 
 
 def copy_checkpoints(source: Path, root: Path) -> list[Path]:
@@ -603,11 +625,11 @@ def prepared_split(
     `work`. Preference splits (val, train) become sets of chosen and rejected answers."""
     from rewardpipe.io import read_jsonl, write_jsonl
 
-    folder = Path("data/prepared")
+    folder = Path(flag_value(stage_args("prepare"), "--out"))
     if dataset or source or path:
         folder = work / "prepared"
         with temp_params(params, dataset_overrides(dataset, source, path)) as tmp:
-            run_stage("prepare", "--params", tmp, "--out", folder)
+            run_stage("prepare", params=tmp, out=folder)
     file = folder / f"{split}.jsonl"
     if not file.is_file():
         raise UserError(
@@ -656,31 +678,36 @@ def evaluate_direct(
     test_file: Path | None,
     *,
     no_dvc: bool,
-    work: Path,
 ) -> None:
     """Run stages/evaluate.py. A plain --no-dvc run writes the pipeline's outputs (metrics/);
     anything else is outside the pipeline and goes to --output (default results/eval.json), with
     plots, failures and report.md in the folder of the same name beside it."""
     adhoc = not no_dvc or any(v is not None for v in (checkpoint, output, predictions, test_file))
-    output = output or (ADHOC_OUTPUT if adhoc else Path("metrics/eval.json"))
-    args: list[Any] = ["--output", output.resolve()]
-    if predictions:
-        args += ["--predictions", predictions.resolve()]
+    replace: dict[str, Any] = {}  # dvc.yaml's paths, except these (None: drop the flag)
+    if adhoc:
+        output = output or ADHOC_OUTPUT
+        replace |= {"output": output.resolve(), "details": output.with_suffix("").resolve()}
     else:
-        model = (checkpoint or Path("models/model")).resolve()
-        details = output.with_suffix("") if adhoc else Path("metrics/eval")
-        args += ["--model", model, "--details", details.resolve()]
+        output = Path(flag_value(stage_args("evaluate"), "--output"))
+    if predictions:
+        replace |= {
+            "predictions": predictions.resolve(),
+            "model": None,
+            "details": None,
+            "test": None,
+        }
+    else:
+        replace |= {"model": checkpoint.resolve()} if checkpoint else {}
+        replace |= {"test": test_file.resolve()} if test_file else {}
     if baseline:
-        args += ["--baseline", baseline.resolve()]
-    cwd = None
-    if test_file is not None:
-        # the stage reads the test split from data/prepared/test.jsonl under its working directory
-        cwd = work / "run"
-        (cwd / "data" / "prepared").mkdir(parents=True)
-        shutil.copy(test_file, cwd / "data" / "prepared" / "test.jsonl")
+        replace["baseline"] = baseline.resolve()
     with temp_params(params, overrides) as tmp:
-        run_stage("evaluate", "--params", tmp, *args, cwd=cwd)
+        run_stage("evaluate", params=tmp, **replace)
     typer.echo(f"results -> {output}")
+
+
+def flag_value(args: list[str], flag: str) -> str:
+    return args[args.index(flag) + 1]
 
 
 # -------------------------------------------------------------------------------- monitor

@@ -13,10 +13,10 @@ from flax import nnx
 from tokenizers import Tokenizer
 
 from rewardpipe import bundle
+from rewardpipe.encoding import Encoder, bucket_length, pad_batch
 from rewardpipe.errors import UserError
 from rewardpipe.io import read_jsonl, write_jsonl
 from rewardpipe.model import RewardTransformer
-from rewardpipe.training.batching import Encoder, bucket_length, pad_batch
 
 
 class RewardModel:

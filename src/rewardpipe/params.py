@@ -7,13 +7,13 @@ import math
 import re
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from rewardpipe.data.negatives import check_weights
 from rewardpipe.errors import UserError
 
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
@@ -21,6 +21,9 @@ SOURCES = ("synthetic", "hub", "local")
 DATASETS = ("gsm8k", "preference", "rubric", "custom")
 BACKBONES = ("transformer", "bert")
 PRECISIONS = ("float32", "bfloat16")
+NEGATIVE_KINDS = (
+    "final_answer", "arithmetic", "operator", "quantity", "extra_step", "drop_step", "foreign",
+)  # fmt: skip
 DEFAULT_NEGATIVE_KINDS = {
     "final_answer": 1.0,
     "arithmetic": 1.0,
@@ -30,6 +33,25 @@ DEFAULT_NEGATIVE_KINDS = {
     "drop_step": 1.0,
     "foreign": 0.5,
 }
+
+
+def check_negative_kinds(weights: Mapping[str, float]) -> None:
+    """`prepare.negative_kinds`: known kinds, weights >= 0, at least one positive."""
+    if not isinstance(weights, Mapping) or not weights:
+        raise UserError(
+            f"prepare.negative_kinds: expected a mapping kind -> weight, got {weights!r}"
+        )
+    for name, weight in weights.items():
+        if name not in NEGATIVE_KINDS:
+            raise UserError(
+                f"prepare.negative_kinds: unknown kind {name!r}; expected some of {', '.join(NEGATIVE_KINDS)}"
+            )
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not weight >= 0:
+            raise UserError(
+                f"prepare.negative_kinds.{name}: expected a number >= 0, got {weight!r}"
+            )
+    if not sum(weights.values()) > 0:
+        raise UserError(f"prepare.negative_kinds: expected a positive weight, got {dict(weights)}")
 
 
 def _check(
@@ -100,7 +122,7 @@ class PrepareParams:
             self.negatives_per_question,
         )
         try:
-            check_weights(self.negative_kinds)
+            check_negative_kinds(self.negative_kinds)
         except UserError as err:
             raise UserError(f"params.yaml: {err}") from None
         _check(self.synthetic_train >= 1, s, "synthetic_train", ">= 1", self.synthetic_train)

@@ -47,8 +47,10 @@ from rewardpipe.data.solution_edit import (
     with_value,
 )
 from rewardpipe.errors import UserError
+from rewardpipe.params import NEGATIVE_KINDS
+from rewardpipe.params import check_negative_kinds as check_weights
 
-KINDS = ("final_answer", "arithmetic", "operator", "quantity", "extra_step", "drop_step", "foreign")
+KINDS = NEGATIVE_KINDS
 
 # Operator mix-ups: the inverse operation first, then adding for multiplying and the like.
 _SWAPS = {"+": ("-", "*"), "-": ("+", "/"), "*": ("/", "+"), "/": ("*", "-")}
@@ -168,25 +170,6 @@ def _share(a: Any, b: Any) -> float:
 
 def _step_count(text: str) -> int:
     return sum(1 for line in split_final(text)[0] if line.strip())
-
-
-def check_weights(weights: Mapping[str, float]) -> None:
-    """`prepare.negative_kinds`: known kinds, weights >= 0, at least one positive."""
-    if not isinstance(weights, Mapping) or not weights:
-        raise UserError(
-            f"prepare.negative_kinds: expected a mapping kind -> weight, got {weights!r}"
-        )
-    for name, weight in weights.items():
-        if name not in KINDS:
-            raise UserError(
-                f"prepare.negative_kinds: unknown kind {name!r}; expected some of {', '.join(KINDS)}"
-            )
-        if isinstance(weight, bool) or not isinstance(weight, int | float) or not weight >= 0:
-            raise UserError(
-                f"prepare.negative_kinds.{name}: expected a number >= 0, got {weight!r}"
-            )
-    if not sum(weights.values()) > 0:
-        raise UserError(f"prepare.negative_kinds: expected a positive weight, got {dict(weights)}")
 
 
 def _draw(rng: random.Random, kinds: list[str], weights: Mapping[str, float]) -> int:

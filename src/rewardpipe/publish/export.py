@@ -22,11 +22,11 @@ import yaml
 from tokenizers import Tokenizer
 
 from rewardpipe import __version__, bundle
+from rewardpipe.encoding import special_ids
 from rewardpipe.errors import UserError
 from rewardpipe.inference import RewardModel
 from rewardpipe.model import ModelConfig, RewardTransformer
 from rewardpipe.model.weights import read_safetensors
-from rewardpipe.training.batching import special_ids
 
 FORMAT, FORMAT_VERSION = "rewardpipe-reward-model", 1
 README, EVAL = "README.md", "eval.json"

@@ -1,0 +1,95 @@
+"""Text to token ids: `[cls] prompt [sep] solution [sep]`, and padding to static lengths.
+Shared by training and scoring."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from rewardpipe.errors import UserError
+
+SPECIAL_NAMES = {
+    "pad": ("<pad>", "[PAD]"),
+    "sep": ("<sep>", "[SEP]", "</s>"),
+    "cls": ("<cls>", "[CLS]", "<s>"),
+}
+BUCKET = 32  # scoring pads sequence lengths to a multiple of this: few static shapes for jit
+
+
+@dataclass(frozen=True)
+class Specials:
+    pad: int
+    sep: int
+    cls: int
+
+
+def special_ids(tokenizer: Tokenizer) -> Specials:
+    """Find pad / sep / cls ids whatever the tokenizer calls them (ours or BERT's)."""
+    ids = {}
+    for role, names in SPECIAL_NAMES.items():
+        found = [tokenizer.token_to_id(n) for n in names if tokenizer.token_to_id(n) is not None]
+        if not found:
+            raise UserError(f"tokenizer.json: no {role} token (expected one of {', '.join(names)})")
+        ids[role] = found[0]
+    return Specials(**ids)
+
+
+class Encoder:
+    """`[cls] prompt [sep] solution [sep]`, truncating the prompt from its start when too long
+    (the final answer lives at the end of the solution and must survive)."""
+
+    def __init__(self, tokenizer: Tokenizer, max_len: int):
+        self.tokenizer, self.max_len = tokenizer, max_len
+        self.specials = special_ids(tokenizer)
+        self._cache: dict[str, list[int]] = {}
+
+    def _ids(self, texts: Sequence[str]) -> list[list[int]]:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            for text, enc in zip(
+                missing, self.tokenizer.encode_batch(missing, add_special_tokens=False), strict=True
+            ):
+                self._cache[text] = enc.ids
+        return [self._cache[t] for t in texts]
+
+    def encode(self, prompts: Sequence[str], solutions: Sequence[str]) -> list[np.ndarray]:
+        s = self.specials
+        out = []
+        for p, sol in zip(self._ids(prompts), self._ids(solutions), strict=True):
+            budget = self.max_len - 3
+            sol = sol[-budget:]
+            p = p[len(p) - (budget - len(sol)) :] if budget - len(sol) > 0 else []
+            out.append(np.asarray([s.cls, *p, s.sep, *sol, s.sep], dtype=np.int32))
+        return out
+
+    def clear(self) -> None:
+        self._cache.clear()
+
+
+def encode_pairs(
+    rows: list[dict[str, Any]], encoder: Encoder
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Token ids of `(prompt, chosen)` and `(prompt, rejected)` for every pair row."""
+    prompts = [r["prompt"] for r in rows]
+    chosen = encoder.encode(prompts, [r["chosen"] for r in rows])
+    return chosen, encoder.encode(prompts, [r["rejected"] for r in rows])
+
+
+def bucket_length(n: int, max_len: int) -> int:
+    return min(max_len, -(-n // BUCKET) * BUCKET)
+
+
+def pad_batch(
+    seqs: Sequence[np.ndarray], length: int, pad_id: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Right-pad to `length`: (tokens int32 [B, L], mask bool [B, L])."""
+    tokens = np.full((len(seqs), length), pad_id, dtype=np.int32)
+    mask = np.zeros((len(seqs), length), dtype=bool)
+    for i, seq in enumerate(seqs):
+        tokens[i, : len(seq)] = seq
+        mask[i, : len(seq)] = True
+    return tokens, mask
