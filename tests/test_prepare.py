@@ -159,8 +159,8 @@ def test_val_is_carved_from_train_with_val_fraction():
     n_train, n_val = len(out.train), len(out.val)
     assert abs(n_val / (n_train + n_val) - 0.25) < 0.08
     assert len(out.test) == 5
-    none = run(raw, val_fraction=0.0, negatives_per_question=1)
-    assert none.val == [] and len(none.train) == 200
+    with pytest.raises(UserError, match="the val split is empty"):
+        run(raw, val_fraction=0.0, negatives_per_question=1)
 
 
 def test_split_fractions_are_used_without_a_test_split():
@@ -313,10 +313,22 @@ def test_stats_keys(prepared):
     assert stats["tokenizer"]["vocab_size"] == prepared.tokenizer.get_vocab_size()
 
 
-def test_overlong_rows_are_counted_with_a_warning(raw):
-    out = run(raw, max_chars=50)
-    assert out.stats["validation"]["overlong_rows"] == 72
-    assert any("max_chars" in w for w in out.stats["validation"]["warnings"])
+def test_overlong_rows_are_dropped_before_the_tokenizer_and_counted(raw, monkeypatch):
+    import rewardpipe.data.prepare as prepare_module
+
+    huge = copy(raw)
+    huge[0].rows[0]["question"] = "How many? " + "x" * 5_000_000  # a 5 MB row
+    seen = []
+    real = prepare_module.train_bpe
+    monkeypatch.setattr(
+        prepare_module, "train_bpe", lambda texts, n: real(seen.extend(texts) or seen, n)
+    )
+    out = run(huge, max_chars=4000)
+    assert out.stats["validation"]["overlong_rows"] == 1
+    assert any("max_chars=4000 dropped" in w for w in out.stats["validation"]["warnings"])
+    assert seen and max(len(t) for t in seen) < 10_000
+    rows = out.train + out.val + out.test
+    assert all("x" * 100 not in r["prompt"] for r in rows)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,9 +366,12 @@ def test_preference_data_gives_real_pairs_and_two_candidate_test_sets(fixtures):
 
 def test_rubric_scored_data_is_prepared_as_pairs(fixtures):
     rows = read_jsonl(fixtures / "rubric_scored.jsonl")
-    out = run([RawSplit("train", "r.jsonl", rows)], kind="rubric", split=[1, 0, 0])
-    assert len(out.train) == 4 and out.val == [] and out.test == []
-    assert all(r["prompt"].startswith("Rubric:\n") for r in out.train)
+    colour = {"prompt": "Name a colour.", "rubric": "One colour word."}
+    test = [colour | {"response": "Blue", "score": 1}, colour | {"response": "Seven", "score": 0}]
+    splits = [("train", rows[:3]), ("val", rows[3:]), ("test", test)]
+    out = run([RawSplit(name, "r.jsonl", part) for name, part in splits], kind="rubric")
+    assert (len(out.train), len(out.val), len(out.test)) == (3, 1, 1)
+    assert all(r["prompt"].startswith("Rubric:\n") for r in out.train + out.val)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -478,3 +493,15 @@ def test_stage_bad_input_fails_with_one_error_line_and_writes_nothing(stage_runs
         assert (out / "train.jsonl").read_text(encoding="utf-8") == "earlier run\n"
     else:
         assert not out.parent.exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "empty"),
+    [({"split": [1.0, 0.0, 0.0]}, "val"), ({"split": [0.9, 0.1, 0.0]}, "test")],
+)
+def test_an_empty_val_or_test_split_is_an_error(raw, overrides, empty):
+    train_only = [RawSplit("train", s.origin, s.rows) for s in raw if s.name == "train"]
+    with pytest.raises(UserError, match=f"the {empty} split is empty"):
+        run(train_only, **overrides)
+    with pytest.raises(UserError, match="the val split is empty"):
+        run(raw, val_fraction=0.0)

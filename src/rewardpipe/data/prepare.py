@@ -69,16 +69,16 @@ def prepare(
         else:
             converted, skipped = to_pairs(rows, cols, split.origin, kind, strict=params.validate)
         audit.skipped_rows += skipped
-        items[split.name if split.name in SPLITS else "train"].extend(converted)
+        kept = [item for item in converted if _length(item) <= params.max_chars]
+        audit.overlong_rows += len(converted) - len(kept)  # dropped before any tokenizer sees them
+        items[split.name if split.name in SPLITS else "train"].extend(kept)
     if not items["train"] and not items["test"]:
         raise_empty(raw)
     _assign_splits(items, params, has_test=bool(items["test"]), has_val=bool(items["val"]))
     _dedupe_and_unleak(items, audit)
+    _check_not_empty(items, params)
     for split in SPLITS:
         for item in items[split]:
-            longest = max(len(t) for t in _responses(item))
-            if len(item.prompt) + longest > params.max_chars:
-                audit.overlong_rows += 1
             if isinstance(item, Problem):
                 audit.inconsistent_annotations += inconsistent_annotations(item.solution)
 
@@ -96,7 +96,7 @@ def prepare(
         )
     if audit.overlong_rows:
         audit.warnings.append(
-            f"{audit.overlong_rows} rows longer than prepare.max_chars={params.max_chars}"
+            f"{audit.overlong_rows} rows longer than prepare.max_chars={params.max_chars} dropped"
         )
     if not out["train"]:
         raise UserError(
@@ -107,6 +107,25 @@ def prepare(
         tokenizer = train_bpe(_training_texts(out["train"]), params.vocab_size)
     stats = _stats(out, tokenizer, params, audit, source_hash, kind)
     return Prepared(out["train"], out["val"], out["test"], tokenizer, stats)
+
+
+def _length(item: Problem | Pair) -> int:
+    """Characters of the prompt plus its longest response (what prepare.max_chars bounds)."""
+    return len(item.prompt) + max(len(t) for t in _responses(item))
+
+
+def _check_not_empty(items, params: PrepareParams) -> None:
+    """Train needs val (model selection) and evaluate needs test: an empty one is an error."""
+    for name, setting in (
+        ("val", f"prepare.val_fraction={params.val_fraction} or prepare.split={params.split}"),
+        ("test", f"prepare.split={params.split}"),
+    ):
+        if not items[name]:
+            sizes = ", ".join(f"{n} {len(items[n])}" for n in SPLITS)
+            raise UserError(
+                f"prepare: the {name} split is empty ({sizes} problems); raise its share in "
+                f"{setting}, or give the source a {name} split"
+            )
 
 
 def raise_empty(raw: list[RawSplit]) -> None:
