@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -202,3 +203,31 @@ def test_pre_commit_hooks_catch_problems(hook_repo):
         "ruff check",
         "bandit (medium and high severity)",
     } <= failed, proc.stdout
+
+
+# ------------------------------------------------------------------------ dry runs
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in WORKFLOWS.glob("*.yml")))
+def test_every_run_step_is_valid_bash(name):
+    for job in load(name)["jobs"].values():
+        for step in job["steps"]:
+            if "run" not in step:
+                continue
+            script = re.sub(r"\$\{\{.*?\}\}", "x", step["run"])  # expressions: filled in by Actions
+            proc = subprocess.run(["bash", "-n"], input=script, capture_output=True, text=True)
+            assert proc.returncode == 0, f"{name}: {step.get('name')}: {proc.stderr}"
+
+
+def test_the_small_config_is_a_valid_set_of_params(tmp_path):
+    from rewardpipe.cli import apply_overrides, parse_set
+    from rewardpipe.params import load_params
+
+    words = small_config(load("cml.yml")["env"]["SMALL"])
+    assert words[::2] == ["-S"] * (len(words) // 2)
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    apply_overrides(params, dict(parse_set(item) for item in words[1::2]))
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    loaded = load_params(path)  # unknown keys or bad values raise
+    assert loaded.train.steps < load_params(REPO / "params.yaml").train.steps
