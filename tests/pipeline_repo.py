@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -100,3 +101,9 @@ def make_repo(dest: Path, overrides: dict | None = None) -> Path:
 
 def dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     return run([str(BIN / "dvc"), *args], repo, check=check)
+
+
+def stage_cmd(repo: Path, name: str) -> list[str]:
+    """The stage's command as dvc.yaml gives it, with this interpreter for `python`."""
+    cmd = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"][name]["cmd"]
+    return [sys.executable, *shlex.split(cmd)[1:]]

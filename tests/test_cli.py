@@ -290,7 +290,7 @@ def test_pairs_become_candidate_sets_per_prompt():
 
 
 def test_resume_from_copies_checkpoints_where_the_train_stage_looks(tmp_path):
-    from rewardpipe.training.checkpoints import CONFIG_FILE, config_hash
+    from rewardpipe.training.checkpoints import CONFIG_FILE, config_hash, copy_runs
 
     config = {"model": {"d_model": 32}, "train": {"steps": 12}, "data_sha256": "x", "devices": 1}
     src = tmp_path / "elsewhere" / "abc"
@@ -298,13 +298,13 @@ def test_resume_from_copies_checkpoints_where_the_train_stage_looks(tmp_path):
     (src / CONFIG_FILE).write_text(json.dumps(config))
     (src / "6" / "state").write_text("weights")
     for source in (src, src.parent):  # the run folder itself, or a folder of runs
-        (target,) = cli.copy_checkpoints(source, tmp_path / "checkpoints")
+        ((_, target),) = copy_runs(source, tmp_path / "checkpoints")
         assert target == tmp_path / "checkpoints" / config_hash(config)
         assert (target / "6" / "state").read_text() == "weights"
     with pytest.raises(
         UserError, match=r"--resume-from: no run_config\.json here or one level down"
     ):
-        cli.copy_checkpoints(tmp_path / "checkpoints" / config_hash(config) / "6", tmp_path / "c2")
+        copy_runs(tmp_path / "checkpoints" / config_hash(config) / "6", tmp_path / "c2")
 
 
 # --------------------------------------------------------------------- end to end (slow)

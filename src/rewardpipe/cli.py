@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -186,7 +185,10 @@ def train(
     if dataset or source or path:
         overrides |= dataset_overrides(dataset, source, path)
     if resume_from:
-        copy_checkpoints(resume_from, CHECKPOINTS)
+        from rewardpipe.training.checkpoints import copy_runs
+
+        for run, target in copy_runs(resume_from, CHECKPOINTS):
+            typer.echo(f"resume: {run} -> {target}", err=True)
     if no_dvc:
         stages = (
             ["prepare", "train"] if any(k.startswith("prepare.") for k in overrides) else ["train"]
@@ -582,32 +584,6 @@ def run_stage(name: str, *extra: str, cwd: Path | None = None, **replace: Any) -
     if not script.is_file():
         raise UserError(f"{script}: not found; run rewardpipe from the project root")
     run_command([sys.executable, script.resolve(), *stage_args(name, **replace), *extra], cwd=cwd)
-
-
-def copy_checkpoints(source: Path, root: Path) -> list[Path]:
-    """Copy a train-stage checkpoint folder (or a folder of them) into `root/<config hash>`, the
-    place the train stage looks; it resumes from the latest step only when the params and data
-    match those recorded in the folder's run_config.json, and otherwise starts afresh."""
-    from rewardpipe.training.checkpoints import CONFIG_FILE, config_hash
-
-    runs = (
-        [source]
-        if (source / CONFIG_FILE).is_file()
-        else sorted(p.parent for p in source.glob(f"*/{CONFIG_FILE}"))
-    )
-    if not runs:
-        raise UserError(
-            f"{source}: --resume-from: no {CONFIG_FILE} here or one level down "
-            "(expected a models/checkpoints/<hash> folder written by the train stage)"
-        )
-    copied = []
-    for run in runs:
-        target = root / config_hash(json.loads((run / CONFIG_FILE).read_text(encoding="utf-8")))
-        if target.resolve() != run.resolve():
-            shutil.copytree(run, target, dirs_exist_ok=True)
-        typer.echo(f"resume: {run} -> {target}", err=True)
-        copied.append(target)
-    return copied
 
 
 # ------------------------------------------------------------------------------- evaluate

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,28 @@ def config_hash(config: dict[str, Any]) -> str:
 def run_dir(root: str | Path, config: dict[str, Any]) -> Path:
     """`root/<hash of config>`: a changed param starts a new run instead of resuming a stale one."""
     return Path(root) / config_hash(config)
+
+
+def copy_runs(source: Path, root: Path) -> list[tuple[Path, Path]]:
+    """Copy a run folder (or a folder of them) into `root/<config hash>`, where the train stage
+    looks; it resumes only when the params and data match the run's run_config.json."""
+    runs = (
+        [source]
+        if (source / CONFIG_FILE).is_file()
+        else sorted(p.parent for p in source.glob(f"*/{CONFIG_FILE}"))
+    )
+    if not runs:
+        raise UserError(
+            f"{source}: --resume-from: no {CONFIG_FILE} here or one level down "
+            "(expected a models/checkpoints/<hash> folder written by the train stage)"
+        )
+    copied = []
+    for run in runs:
+        target = root / config_hash(json.loads((run / CONFIG_FILE).read_text(encoding="utf-8")))
+        if target.resolve() != run.resolve():
+            shutil.copytree(run, target, dirs_exist_ok=True)
+        copied.append((run, target))
+    return copied
 
 
 def check_config(directory: Path, config: dict[str, Any]) -> None:
