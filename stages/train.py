@@ -7,7 +7,7 @@ import jax
 from dvclive import Live
 from tokenizers import Tokenizer
 
-from rewardpipe import bundle, stage
+from rewardpipe import model_folder, stage
 from rewardpipe.encoding import Encoder, encode_pairs
 from rewardpipe.io import atomic_dir, read_jsonl, write_json
 from rewardpipe.model import factory
@@ -74,7 +74,7 @@ def main() -> None:
         )
     checkpoints.close()
     with atomic_dir(args.out) as tmp:
-        bundle.save(
+        model_folder.save(
             tmp,
             result.model,
             tokenizer,

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rewardpipe import bundle
+from rewardpipe import model_folder
 from rewardpipe.data.tokenizer import train_bpe
 from rewardpipe.model import ModelConfig, build_model
 
@@ -20,7 +20,7 @@ TEXTS = [
 
 
 def tiny_model_folder(folder: Path, *, seed: int = 0, lora_rank: int = 0) -> Path:
-    """A bundle.save folder like the train stage writes, with a 1-layer random model."""
+    """A model_folder.save folder like the train stage writes, with a 1-layer random model."""
     tokenizer = train_bpe(TEXTS, 300)
     config = ModelConfig(
         vocab_size=tokenizer.get_vocab_size(),
@@ -41,7 +41,7 @@ def tiny_model_folder(folder: Path, *, seed: int = 0, lora_rank: int = 0) -> Pat
             "params": {"steps": 3, "lr": 0.001, "batch_size": 4},
         },
     }
-    bundle.save(folder, model, tokenizer, extra)
+    model_folder.save(folder, model, tokenizer, extra)
     return folder
 
 

@@ -10,6 +10,7 @@ from rewardpipe.data.candidates import (
     label_of,
     load_candidates,
     pairs_from_candidates,
+    pairs_to_sets,
     reference_answer,
 )
 from rewardpipe.errors import UserError
@@ -117,3 +118,17 @@ def test_pairs_from_candidates_needs_both_labels():
     only_right = {"candidates": [{"text": "c", "label": True}]}
     assert pairs_from_candidates(only_wrong) == []
     assert pairs_from_candidates(only_right) == []
+
+
+def test_pairs_become_candidate_sets_per_prompt():
+    pairs = [
+        {"id": "p1", "prompt": "Q1", "chosen": "2 + 2 = 4\n#### 4", "rejected": "#### 5", "kind": "final_answer"},
+        {"id": "p2", "prompt": "Q1", "chosen": "2 + 2 = 4\n#### 4", "rejected": "#### 3", "kind": "arithmetic"},
+        {"id": "p3", "prompt": "Q2", "chosen": "good", "rejected": "bad", "kind": "preference"},
+    ]  # fmt: skip
+    sets = pairs_to_sets(pairs)
+    assert [s["prompt"] for s in sets] == ["Q1", "Q2"]
+    assert sets[0]["reference"] == "4" and sets[1]["reference"] == ""
+    assert [(c["text"], c["label"], c["source"]) for c in sets[0]["candidates"]] == [
+        ("2 + 2 = 4\n#### 4", True, "chosen"), ("#### 5", False, "final_answer"), ("#### 3", False, "arithmetic"),
+    ]  # fmt: skip

@@ -275,20 +275,6 @@ def test_score_delegates_to_inference(monkeypatch, tmp_path):
     assert seen == [("m", Path("in.jsonl"), tmp_path / "o.jsonl", 64)]
 
 
-def test_pairs_become_candidate_sets_per_prompt():
-    pairs = [
-        {"id": "p1", "prompt": "Q1", "chosen": "2 + 2 = 4\n#### 4", "rejected": "#### 5", "kind": "final_answer"},
-        {"id": "p2", "prompt": "Q1", "chosen": "2 + 2 = 4\n#### 4", "rejected": "#### 3", "kind": "arithmetic"},
-        {"id": "p3", "prompt": "Q2", "chosen": "good", "rejected": "bad", "kind": "preference"},
-    ]  # fmt: skip
-    sets = cli.pairs_to_sets(pairs)
-    assert [s["prompt"] for s in sets] == ["Q1", "Q2"]
-    assert sets[0]["reference"] == "4" and sets[1]["reference"] == ""
-    assert [(c["text"], c["label"], c["source"]) for c in sets[0]["candidates"]] == [
-        ("2 + 2 = 4\n#### 4", True, "chosen"), ("#### 5", False, "final_answer"), ("#### 3", False, "arithmetic"),
-    ]  # fmt: skip
-
-
 def test_resume_from_copies_checkpoints_where_the_train_stage_looks(tmp_path):
     from rewardpipe.training.checkpoints import CONFIG_FILE, config_hash, copy_runs
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from publish_support import tiny_model_folder
 
-from rewardpipe import bundle
+from rewardpipe import model_folder
 from rewardpipe.errors import UserError
 from rewardpipe.inference import RewardModel, score_file
 
@@ -35,7 +35,7 @@ def model(folder: Path) -> RewardModel:
 
 
 def test_from_pretrained_equals_the_in_memory_model(folder: Path, model: RewardModel) -> None:
-    net, tokenizer, config = bundle.load(folder)
+    net, tokenizer, config = model_folder.load(folder)
     direct = RewardModel(net, tokenizer, config)
     np.testing.assert_allclose(
         model.score_batch(PROMPTS, COMPLETIONS), direct.score_batch(PROMPTS, COMPLETIONS), atol=1e-6

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from publish_support import tiny_model_folder, write_eval
 
-from rewardpipe import __version__, bundle
+from rewardpipe import __version__, model_folder
 from rewardpipe.errors import UserError
 from rewardpipe.inference import RewardModel
 from rewardpipe.publish import build_bundle, export, validate_bundle
@@ -58,7 +58,7 @@ def test_round_trip_gives_the_same_scores(built: dict[str, Path]) -> None:
 
 
 def test_config_records_what_the_issue_asks(built: dict[str, Path]) -> None:
-    config = bundle.read_config(built["export"])
+    config = model_folder.read_config(built["export"])
     assert config["format"] == export.FORMAT and config["format_version"] == 1
     assert config["model"]["lora_rank"] == 0 and config["lora"]["merged"] is True
     assert config["max_length"] == config["model"]["max_len"] == 64

@@ -599,6 +599,7 @@ def prepared_split(
 ) -> Path:
     """A candidate-sets file for `split`: of data/prepared, or of the dataset prepared afresh into
     `work`. Preference splits (val, train) become sets of chosen and rejected answers."""
+    from rewardpipe.data.candidates import pairs_to_sets
     from rewardpipe.io import read_jsonl, write_jsonl
 
     folder = Path(flag_value(stage_args("prepare"), "--out"))
@@ -616,32 +617,6 @@ def prepared_split(
     out = work / f"{split}-sets.jsonl"
     write_jsonl(out, pairs_to_sets(read_jsonl(file)))
     return out
-
-
-def pairs_to_sets(pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Preference pairs grouped by prompt into candidate sets (chosen: correct, rejected: not)."""
-    from rewardpipe.data.solution import final_answer
-
-    sets: dict[str, dict[str, Any]] = {}
-    for pair in pairs:
-        entry = sets.setdefault(
-            pair["prompt"],
-            {
-                "id": pair["id"],
-                "prompt": pair["prompt"],
-                "reference": final_answer(pair["chosen"]) or "",
-                "candidates": [],
-            },
-        )
-        texts = {c["text"] for c in entry["candidates"]}
-        for text, label, src in (
-            (pair["chosen"], True, "chosen"),
-            (pair["rejected"], False, pair.get("kind", "rejected")),
-        ):
-            if text not in texts:
-                entry["candidates"].append({"text": text, "label": label, "source": src})
-                texts.add(text)
-    return list(sets.values())
 
 
 def evaluate_direct(

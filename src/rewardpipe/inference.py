@@ -12,7 +12,7 @@ import numpy as np
 from flax import nnx
 from tokenizers import Tokenizer
 
-from rewardpipe import bundle
+from rewardpipe import model_folder
 from rewardpipe.encoding import Encoder, bucket_length, pad_batch
 from rewardpipe.errors import UserError
 from rewardpipe.io import read_jsonl, write_jsonl
@@ -46,7 +46,7 @@ class RewardModel:
             if _looks_like_path(str(path_or_repo_id)):
                 raise UserError(f"{path}: model folder not found")
             path = _download(str(path_or_repo_id), revision, **hub_kwargs)
-        model, tokenizer, config = bundle.load(path)
+        model, tokenizer, config = model_folder.load(path)
         return cls(model, tokenizer, config)
 
     def score(self, prompt: str, completion: str) -> float:
@@ -200,7 +200,9 @@ def _download(repo_id: str, revision: str | None, **kwargs: Any) -> Path:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
-    kwargs.setdefault("allow_patterns", [bundle.WEIGHTS, bundle.CONFIG, bundle.TOKENIZER])
+    kwargs.setdefault(
+        "allow_patterns", [model_folder.WEIGHTS, model_folder.CONFIG, model_folder.TOKENIZER]
+    )
     try:
         return Path(snapshot_download(repo_id, revision=revision, **kwargs))
     except (HfHubHTTPError, LocalEntryNotFoundError, ValueError, OSError) as exc:

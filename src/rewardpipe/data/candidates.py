@@ -90,3 +90,27 @@ def pairs_from_candidates(row: dict[str, Any]) -> list[tuple[str, str]]:
     if not correct:
         return []
     return [(correct[k % len(correct)], text) for k, text in enumerate(wrong)]
+
+
+def pairs_to_sets(pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Preference pairs grouped by prompt into candidate sets (chosen: correct, rejected: not)."""
+    sets: dict[str, dict[str, Any]] = {}
+    for pair in pairs:
+        entry = sets.setdefault(
+            pair["prompt"],
+            {
+                "id": pair["id"],
+                "prompt": pair["prompt"],
+                "reference": final_answer(pair["chosen"]) or "",
+                "candidates": [],
+            },
+        )
+        texts = {c["text"] for c in entry["candidates"]}
+        for text, label, src in (
+            (pair["chosen"], True, "chosen"),
+            (pair["rejected"], False, pair.get("kind", "rejected")),
+        ):
+            if text not in texts:
+                entry["candidates"].append({"text": text, "label": label, "source": src})
+                texts.add(text)
+    return list(sets.values())

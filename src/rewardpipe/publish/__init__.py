@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rewardpipe import bundle
+from rewardpipe import model_folder
 from rewardpipe.errors import UserError
 from rewardpipe.inference import RewardModel
 from rewardpipe.io import atomic_dir, read_json
@@ -31,7 +31,7 @@ def build_bundle(
 ) -> dict[str, Any]:
     """Export `model_dir` (+ `eval_path`) to `out_dir` and validate it against the in-memory
     model before it replaces `out_dir`; returns the validation report."""
-    model, tokenizer, source = bundle.load(model_dir)
+    model, tokenizer, source = model_folder.load(model_dir)
     reference = RewardModel(model, tokenizer, source)
     metrics = read_json(eval_path)
     if not isinstance(metrics, dict) or not metrics:

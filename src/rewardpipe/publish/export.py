@@ -21,7 +21,7 @@ import numpy as np
 import yaml
 from tokenizers import Tokenizer
 
-from rewardpipe import __version__, bundle
+from rewardpipe import __version__, model_folder
 from rewardpipe.encoding import special_ids
 from rewardpipe.errors import UserError
 from rewardpipe.inference import RewardModel
@@ -30,8 +30,12 @@ from rewardpipe.model.weights import read_safetensors
 
 FORMAT, FORMAT_VERSION = "rewardpipe-reward-model", 1
 README, EVAL = "README.md", "eval.json"
-FILES = (bundle.WEIGHTS, bundle.CONFIG, bundle.TOKENIZER, README, EVAL)
-HASHED = (bundle.WEIGHTS, bundle.TOKENIZER, EVAL)  # config.json cannot hold its own hash
+FILES = (model_folder.WEIGHTS, model_folder.CONFIG, model_folder.TOKENIZER, README, EVAL)
+HASHED = (
+    model_folder.WEIGHTS,
+    model_folder.TOKENIZER,
+    EVAL,
+)  # config.json cannot hold its own hash
 PICKLE_SUFFIXES = (".bin", ".pkl", ".pickle", ".pt", ".pth", ".ckpt", ".joblib", ".npy", ".npz")
 TOLERANCE = 1e-5
 PROBE_BATCH = 8
@@ -96,7 +100,7 @@ def bundle_config(
         "format_version": FORMAT_VERSION,
         "max_length": model.max_len,
         "tokenizer": {
-            "file": bundle.TOKENIZER,
+            "file": model_folder.TOKENIZER,
             "vocab_size": tokenizer.get_vocab_size(),
             "pad_id": ids.pad,
             "sep_id": ids.sep,
@@ -120,12 +124,12 @@ def write_bundle(
     """Write the weights, tokenizer, eval.json and config.json (with the file hashes) into
     `folder` (an empty temp folder); returns the final config. README.md is written after."""
     folder = Path(folder)
-    bundle.save(folder, model, tokenizer, config)
+    model_folder.save(folder, model, tokenizer, config)
     (folder / EVAL).write_text(json.dumps(eval_metrics, indent=2) + "\n", encoding="utf-8")
-    full = bundle.read_config(folder)
+    full = model_folder.read_config(folder)
     full["files"] = {name: file_info(folder / name) for name in HASHED}
     text = json.dumps(full, indent=2, sort_keys=True) + "\n"
-    (folder / bundle.CONFIG).write_text(text, encoding="utf-8")
+    (folder / model_folder.CONFIG).write_text(text, encoding="utf-8")
     return full
 
 
@@ -141,16 +145,16 @@ def validate(folder: str | Path, reference: RewardModel | None = None) -> dict[s
     if not folder.is_dir():
         raise UserError(f"{folder}: bundle folder not found")
     _check_listing(folder)
-    config = _read_json_object(folder / bundle.CONFIG)
+    config = _read_json_object(folder / model_folder.CONFIG)
     eval_metrics = _read_json_object(folder / EVAL)
-    tensors = read_safetensors(folder / bundle.WEIGHTS)
-    tokenizer = _read_tokenizer(folder / bundle.TOKENIZER)
+    tensors = read_safetensors(folder / model_folder.WEIGHTS)
+    tokenizer = _read_tokenizer(folder / model_folder.TOKENIZER)
     _check_card(folder / README)
-    model_config = check_config(config, folder / bundle.CONFIG)
+    model_config = check_config(config, folder / model_folder.CONFIG)
     _check_tokenizer(tokenizer, config, model_config, folder)
     _check_hashes(folder, config)
-    _check_finite(tensors, folder / bundle.WEIGHTS)
-    model, tokenizer, config = bundle.load(folder)
+    _check_finite(tensors, folder / model_folder.WEIGHTS)
+    model, tokenizer, config = model_folder.load(folder)
     scores = probe_scores(RewardModel(model, tokenizer, config))
     recorded = _probe_diff(scores, config["probe"]["scores"], folder, "recorded in config.json")
     against = None
@@ -202,9 +206,9 @@ def check_config(config: dict[str, Any], path: Path) -> ModelConfig:
     tok = config.get("tokenizer")
     need(isinstance(tok, dict), "tokenizer", "an object {file, vocab_size, pad_id, ...}", tok)
     need(
-        tok.get("file") == bundle.TOKENIZER,
+        tok.get("file") == model_folder.TOKENIZER,
         "tokenizer.file",
-        repr(bundle.TOKENIZER),
+        repr(model_folder.TOKENIZER),
         tok.get("file"),
     )
     for key in ("vocab_size", "pad_id", "sep_id", "cls_id"):
@@ -291,24 +295,24 @@ def _check_card(path: Path) -> None:
 def _check_tokenizer(
     tokenizer: Tokenizer, config: dict[str, Any], model: ModelConfig, folder: Path
 ) -> None:
-    where = folder / bundle.CONFIG
+    where = folder / model_folder.CONFIG
     recorded = config["tokenizer"]
     size = tokenizer.get_vocab_size()
     if size != recorded["vocab_size"]:
         raise UserError(
-            f"{folder / bundle.TOKENIZER}: vocabulary of {size} tokens, but {where} "
+            f"{folder / model_folder.TOKENIZER}: vocabulary of {size} tokens, but {where} "
             f"tokenizer.vocab_size says {recorded['vocab_size']}"
         )
     if size > model.vocab_size:
         raise UserError(
-            f"{folder / bundle.TOKENIZER}: vocabulary of {size} tokens does not fit the model's "
+            f"{folder / model_folder.TOKENIZER}: vocabulary of {size} tokens does not fit the model's "
             f"embedding table ({where} model.vocab_size = {model.vocab_size})"
         )
     ids = special_ids(tokenizer)
     for role in ("pad", "sep", "cls"):
         if getattr(ids, role) != recorded[f"{role}_id"]:
             raise UserError(
-                f"{folder / bundle.TOKENIZER}: {role} token id {getattr(ids, role)}, but {where} "
+                f"{folder / model_folder.TOKENIZER}: {role} token id {getattr(ids, role)}, but {where} "
                 f"tokenizer.{role}_id says {recorded[f'{role}_id']}"
             )
 
@@ -319,7 +323,7 @@ def _check_hashes(folder: Path, config: dict[str, Any]) -> None:
         if actual != {"bytes": recorded["bytes"], "sha256": recorded["sha256"]}:
             raise UserError(
                 f"{folder / name}: content changed after export ({actual['bytes']} bytes, sha256 "
-                f"{actual['sha256'][:12]}…; {folder / bundle.CONFIG} files.{name} records "
+                f"{actual['sha256'][:12]}…; {folder / model_folder.CONFIG} files.{name} records "
                 f"{recorded['bytes']} bytes, sha256 {recorded['sha256'][:12]}…)"
             )
 
@@ -337,7 +341,7 @@ def _probe_diff(
     worst = int(np.argmax(diffs))
     if not diffs[worst] <= TOLERANCE:  # also catches NaN
         raise UserError(
-            f"{folder / bundle.WEIGHTS}: probe rewards differ from those {what} by up to "
+            f"{folder / model_folder.WEIGHTS}: probe rewards differ from those {what} by up to "
             f"{diffs[worst]:.3g} (probe {worst}: {actual[worst]!r} vs {expected[worst]!r}; "
             f"tolerance {TOLERANCE:g})"
         )
