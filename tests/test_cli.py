@@ -267,7 +267,7 @@ def test_score_delegates_to_inference(monkeypatch, tmp_path):
     import rewardpipe.inference as inference
 
     seen = []
-    monkeypatch.setattr(inference, "score_file", lambda *a: seen.append(a), raising=False)
+    monkeypatch.setattr(inference, "score_file", lambda *a: seen.append(a))
     result = invoke(
         "score", "--model", "m", "--input", "in.jsonl", "--output", str(tmp_path / "o.jsonl")
     )

@@ -16,6 +16,7 @@ from rewardpipe.data.prepare import prepare
 from rewardpipe.data.solution import final_answer
 from rewardpipe.data.sources import RawSplit, load_synthetic
 from rewardpipe.data.split import fold
+from rewardpipe.data.tokenizer import train_bpe
 from rewardpipe.errors import UserError
 from rewardpipe.io import read_jsonl
 from rewardpipe.params import PrepareParams
@@ -505,3 +506,18 @@ def test_an_empty_val_or_test_split_is_an_error(raw, overrides, empty):
         run(train_only, **overrides)
     with pytest.raises(UserError, match="the val split is empty"):
         run(raw, val_fraction=0.0)
+
+
+def test_the_default_data_gives_length_no_signal():
+    """The built-in synthetic data at the params.yaml defaults: picking the longer solution is a
+    coin flip, so a model cannot score by length (the audit prepare writes to stats.json)."""
+    defaults = PrepareParams()
+    raw = load_synthetic(defaults.synthetic_train, defaults.synthetic_test, seed=defaults.seed)
+    tokenizer = train_bpe(["a b c"], 300)  # the audit does not depend on the tokenizer
+    stats = prepare(
+        raw, defaults, kind="gsm8k", columns={}, source_hash="h", tokenizer=tokenizer
+    ).stats
+    audit = stats["shortcut_audit"]
+    assert audit["pairs"] == stats["counts"]["train"]["pairs"] > 5000
+    assert 0.45 <= audit["longer_rule_accuracy"] <= 0.55, audit
+    assert 0.45 <= audit["chosen_longer_chars"] <= 0.55, audit

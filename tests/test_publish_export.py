@@ -150,6 +150,47 @@ def test_in_memory_model_mismatch_is_named(copy: Path, built: dict[str, Path]) -
         export.validate(copy, RewardModel.from_pretrained(other))
 
 
+def test_lora_adapters_are_merged_into_the_export_and_flagged(tmp_path: Path) -> None:
+    import dataclasses
+
+    from safetensors.numpy import load_file
+
+    from rewardpipe.model import build_model, load_flat, to_flat
+
+    base, tokenizer, config = model_folder.load(tiny_model_folder(tmp_path / "base"))
+    model = build_model(dataclasses.replace(base.config, lora_rank=2, lora_alpha=4.0), seed=1)
+    flat = to_flat(model)
+    rng = np.random.default_rng(0)
+    for key in flat:  # a trained adapter: B is no longer zero, so merging changes the kernels
+        if key.endswith("lora.lora_b"):
+            flat[key] = rng.normal(0, 0.5, flat[key].shape).astype(np.float32)
+    load_flat(model, flat)
+    adapted = RewardModel(model, tokenizer, config)
+    prompts, completions = [p for p, _ in export.PROBES], [c for _, c in export.PROBES]
+    extra = {k: config[k] for k in ("reward", "train")}
+    model_folder.save(tmp_path / "model", model, tokenizer, extra)
+    build_bundle(
+        tmp_path / "model",
+        write_eval(tmp_path / "eval.json"),
+        tmp_path / "export",
+        OPTIONS,
+        git_revision=REV,
+        params_sha256=export.params_hash({}),
+    )
+
+    exported = model_folder.read_config(tmp_path / "export")
+    assert exported["lora"] == {"rank": 2, "alpha": 4.0, "merged": True}
+    assert exported["model"]["lora_rank"] == 0
+    assert not [k for k in load_file(tmp_path / "export" / "model.safetensors") if "lora" in k]
+    scores = adapted.score_batch(prompts, completions)
+    assert np.ptp(scores) > 0
+    np.testing.assert_allclose(
+        RewardModel.from_pretrained(tmp_path / "export").score_batch(prompts, completions),
+        scores,
+        atol=1e-5,
+    )
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

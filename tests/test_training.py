@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import os
+import random
 import subprocess
 import sys
 import textwrap
@@ -25,7 +27,13 @@ from rewardpipe.errors import UserError
 from rewardpipe.model import ModelConfig, build_model, to_flat
 from rewardpipe.params import TrainParams
 from rewardpipe.training import curves, sharding
-from rewardpipe.training.batching import MAX_BUCKETS, PairBatcher, eval_batches, fit_buckets
+from rewardpipe.training.batching import (
+    MAX_BUCKETS,
+    PairBatcher,
+    eval_batches,
+    fit_buckets,
+    round_up,
+)
 from rewardpipe.training.checkpoints import Checkpoints, run_dir
 from rewardpipe.training.loop import ValData, init_state, train, train_step
 from rewardpipe.training.loss import pairwise_loss
@@ -103,6 +111,27 @@ def test_batches_are_bucketed_deterministic_and_resumable():
         assert batch.tokens.shape[0] == 8  # 4 chosen then 4 rejected
         assert batch.mask.sum(1).min() > 0
     assert 0.0 <= b.padding_fraction() < 0.5
+
+
+def _padding(lengths, buckets, max_len):
+    return sum(round_up(min(n, max_len), buckets) - min(n, max_len) for n in lengths)
+
+
+def test_fit_buckets_matches_a_brute_force_search():
+    rng = random.Random(0)
+    for _ in range(200):
+        align, max_len = rng.choice([1, 8]), rng.choice([32, 64])
+        lengths = [rng.randint(1, 80) for _ in range(rng.randint(1, 12))]
+        k = rng.randint(1, 4)
+        need = sorted({min(max_len, -(-n // align) * align) for n in lengths})
+        best = min(
+            _padding(lengths, [*rest, need[-1]], max_len)
+            for size in range(min(k, len(need)))
+            for rest in itertools.combinations(need[:-1], size)
+        )
+        buckets = fit_buckets(lengths, k, max_len, align)
+        assert len(buckets) <= k and buckets[-1] == need[-1], (lengths, k, buckets)
+        assert _padding(lengths, buckets, max_len) == best, (lengths, k, align, buckets)
 
 
 def test_fit_buckets_minimises_padding():
