@@ -8,7 +8,7 @@ import pytest
 
 from rewardpipe.data.solution_edit import parse, perturbed
 
-GSM8K_TRAIN = Path(__file__).resolve().parents[2] / "shared/data/gsm8k/train.jsonl"
+GSM8K_TRAIN = Path(__file__).resolve().parents[3] / "shared/data/gsm8k/train.jsonl"
 
 
 # --- propagation --------------------------------------------------------------------------

@@ -23,8 +23,8 @@ from rewardpipe.data.sources import (
 )
 from rewardpipe.errors import UserError
 
-REPO = Path(__file__).resolve().parents[1]
-GSM8K = Path(__file__).resolve().parents[2] / "shared/data/gsm8k"
+REPO = Path(__file__).resolve().parents[2]
+GSM8K = Path(__file__).resolve().parents[3] / "shared/data/gsm8k"
 
 TRAIN = [
     {"question": "What is 2 + 3?", "answer": "2 + 3 = <<2+3=5>>5\n#### 5"},

@@ -16,7 +16,7 @@ from publish_support import tiny_model_folder, write_eval
 
 from rewardpipe.publish import export
 
-STAGE = Path(__file__).resolve().parents[1] / "stages" / "publish.py"
+STAGE = Path(__file__).resolve().parents[2] / "stages" / "publish.py"
 TOKEN = "hf_stageSECRETtoken9876543210"
 
 

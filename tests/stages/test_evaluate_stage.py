@@ -12,7 +12,7 @@ import pytest
 import yaml
 from publish_support import tiny_model_folder
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 SETS = [
     {

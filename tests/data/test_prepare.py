@@ -21,7 +21,7 @@ from rewardpipe.errors import UserError
 from rewardpipe.io import read_jsonl
 from rewardpipe.params import PrepareParams
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PAIR_KEYS = {"id", "prompt", "chosen", "rejected", "kind"}
 SET_KEYS = {"id", "prompt", "reference", "candidates"}
 CANDIDATE_KEYS = {"text", "label", "source"}

@@ -23,7 +23,7 @@ from rewardpipe.data.solution_edit import parse, styled
 from rewardpipe.errors import UserError
 from rewardpipe.params import DEFAULT_NEGATIVE_KINDS
 
-GSM8K_TRAIN = Path(__file__).resolve().parents[2] / "shared/data/gsm8k/train.jsonl"
+GSM8K_TRAIN = Path(__file__).resolve().parents[3] / "shared/data/gsm8k/train.jsonl"
 
 QUESTION = (
     "A baker makes 7 trays of 9 rolls. She sells 13 rolls and packs the rest into bags of 5. "
