@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import inspect
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from publish_support import tiny_model_folder
+from publish_support import tiny_model_folder, write_eval
 
 from rewardpipe import model_folder
 from rewardpipe.errors import UserError
 from rewardpipe.inference import RewardModel, score_file
+from rewardpipe.io import sha256_file
+from rewardpipe.publish import build_bundle
+from rewardpipe.publish.card import CardOptions
 
 PROMPTS = [
     "Tom has 3 apples and buys 2 more. How many apples does he have?",
@@ -67,6 +71,38 @@ def test_from_pretrained_names_a_missing_folder(tmp_path: Path) -> None:
     # a Hub id while offline (HF_HUB_OFFLINE=1): a clear error, no network
     with pytest.raises(UserError, match="could not be downloaded"):
         RewardModel.from_pretrained("rewardpipe-test/no-such-model", cache_dir=tmp_path)
+
+
+@pytest.fixture(scope="module")
+def bundle(folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An exported bundle of `folder` (config.json records the file hashes)."""
+    root = tmp_path_factory.mktemp("bundle")
+    options = CardOptions(license="apache-2.0", model_ref="models/export", model_name="tiny-rm")
+    build_bundle(
+        folder, write_eval(root / "eval.json"), root / "export", options,
+        git_revision=None, params_sha256=None,
+    )  # fmt: skip
+    return root / "export"
+
+
+@pytest.mark.parametrize("name", [model_folder.WEIGHTS, model_folder.TOKENIZER])
+def test_from_pretrained_checks_the_bundle_hashes(bundle: Path, tmp_path: Path, name: str) -> None:
+    copy = Path(shutil.copytree(bundle, tmp_path / "export"))
+    RewardModel.from_pretrained(copy)
+    changed = copy / name
+    if name == model_folder.WEIGHTS:
+        data = bytearray(changed.read_bytes())
+        data[-1] ^= 1  # one bit of the last weight
+        changed.write_bytes(bytes(data))
+    else:
+        changed.write_text(changed.read_text() + "\n")  # still a valid tokenizer
+    expected = json.loads((copy / model_folder.CONFIG).read_text())["files"][name]["sha256"]
+    with pytest.raises(UserError) as info:
+        RewardModel.from_pretrained(copy)
+    message = str(info.value)
+    assert message.startswith(f"{changed}: sha256 {sha256_file(changed)[:12]}")
+    assert f"records {expected[:12]}" in message
+    RewardModel.from_pretrained(copy, verify=False)
 
 
 def test_as_reward_fn_signature_matches_trl_and_tunix(model: RewardModel) -> None:

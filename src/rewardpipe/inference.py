@@ -15,7 +15,7 @@ from tokenizers import Tokenizer
 from rewardpipe import model_folder
 from rewardpipe.encoding import Encoder, bucket_length, pad_batch
 from rewardpipe.errors import UserError
-from rewardpipe.io import read_jsonl, write_jsonl
+from rewardpipe.io import read_jsonl, sha256_file, write_jsonl
 from rewardpipe.model import RewardTransformer
 
 
@@ -37,15 +37,24 @@ class RewardModel:
 
     @classmethod
     def from_pretrained(
-        cls, path_or_repo_id: str | Path, revision: str | None = None, **hub_kwargs: Any
+        cls,
+        path_or_repo_id: str | Path,
+        revision: str | None = None,
+        *,
+        verify: bool = True,
+        **hub_kwargs: Any,
     ) -> RewardModel:
         """A local folder, or a Hugging Face Hub repo id (downloaded with huggingface_hub;
-        `revision` is a branch, tag or commit, `hub_kwargs` go to `snapshot_download`)."""
+        `revision` is a branch, tag or commit, `hub_kwargs` go to `snapshot_download`). With
+        `verify`, the weights and tokenizer must match the sha256 that an exported bundle's
+        config.json records (a train-stage model folder records none)."""
         path = Path(path_or_repo_id)
         if not path.exists():
             if _looks_like_path(str(path_or_repo_id)):
                 raise UserError(f"{path}: model folder not found")
             path = _download(str(path_or_repo_id), revision, **hub_kwargs)
+        if verify:
+            _verify_hashes(path, model_folder.read_config(path))
         model, tokenizer, config = model_folder.load(path)
         return cls(model, tokenizer, config)
 
@@ -118,6 +127,27 @@ def _text(value: Any, role: str, last: bool = False) -> str:
             messages = messages[-1:]
         return "\n".join(str(m.get("content", "")) for m in messages)
     return str(value)
+
+
+def _verify_hashes(folder: Path, config: dict[str, Any]) -> None:
+    """The files that loading reads against `files.<name>.sha256` in config.json, if recorded."""
+    files = config.get("files", {})
+    where = folder / model_folder.CONFIG
+    if not isinstance(files, dict):
+        raise UserError(f"{where}: files: expected an object of file hashes, got {files!r}")
+    for name in (model_folder.WEIGHTS, model_folder.TOKENIZER):
+        if name not in files or not (folder / name).is_file():
+            continue  # a missing file is reported by the loader
+        info = files[name]
+        expected = info.get("sha256") if isinstance(info, dict) else None
+        if not isinstance(expected, str):
+            raise UserError(f"{where}: files.{name}.sha256: expected a sha256 hex, got {info!r}")
+        actual = sha256_file(folder / name)
+        if actual != expected:
+            raise UserError(
+                f"{folder / name}: sha256 {actual[:12]}… but {where} files.{name}.sha256 records "
+                f"{expected[:12]}… (changed after export; verify=False loads it anyway)"
+            )
 
 
 def _looks_like_path(name: str) -> bool:
