@@ -65,6 +65,18 @@ def test_score_batch_rejects_bad_arguments(model: RewardModel) -> None:
         model.score_batch(["a"], ["b"], batch_size=0)
 
 
+def test_text_the_tokenizer_cannot_take_is_named(model: RewardModel) -> None:
+    lone = "half an emoji \ud83d"
+    with pytest.raises(UserError, match=r"^input 0: question: not valid Unicode text \(lone surr"):
+        model.score(lone, "#### 1")
+    with pytest.raises(UserError, match=r"^input 2: solution: not valid Unicode text"):
+        model.score_batch(["q"] * 3, ["a", "b", lone])
+    with pytest.raises(UserError, match=r"^input 1: solution: not valid Unicode text"):
+        model.as_reward_fn()(["q", "q"], ["ok", [{"role": "assistant", "content": lone}]])
+    with pytest.raises(UserError, match=r"^input 0: solution: expected a string, got NoneType"):
+        model.score_batch(["q"], [None])  # type: ignore[list-item]
+
+
 def test_from_pretrained_names_a_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="model folder not found"):
         RewardModel.from_pretrained(tmp_path / "nope")
@@ -171,6 +183,12 @@ def test_score_file_adds_rewards_and_the_best_index(model: RewardModel, tmp_path
         ({"question": "q", "candidates": []}, r"in.jsonl:2: candidates"),
         ({"question": "q", "candidates": [{"label": True}]}, r"in.jsonl:2: candidates\[0\]"),
         ({"question": "q"}, r"in.jsonl:2: expected 'candidates'"),
+        (
+            {"question": "q", "candidates": ["\udc00"]},
+            r"in.jsonl:2: candidates\[0\]: not valid Uni",
+        ),
+        ({"question": "q\ud800", "completion": "a"}, r"in.jsonl:2: question: not valid Unicode"),
+        ({"question": "q", "completion": "\ud800"}, r"in.jsonl:2: completion: not valid Unicode"),
     ],
 )
 def test_score_file_names_the_bad_row(

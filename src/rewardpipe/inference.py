@@ -13,7 +13,7 @@ from flax import nnx
 from tokenizers import Tokenizer
 
 from rewardpipe import model_folder
-from rewardpipe.encoding import Encoder, bucket_length, pad_batch
+from rewardpipe.encoding import Encoder, bucket_length, invalid_text, pad_batch
 from rewardpipe.errors import UserError
 from rewardpipe.io import read_jsonl, sha256_file, write_jsonl
 from rewardpipe.model import RewardTransformer
@@ -194,6 +194,8 @@ def _score_items(row: dict[str, Any], where: str) -> tuple[str, list[str]]:
     prompt = row.get("question", row.get("prompt"))
     if not isinstance(prompt, str) or not prompt.strip():
         raise UserError(f"{where}: question: expected a non-empty string (or 'prompt')")
+    if why := invalid_text(prompt):
+        raise UserError(f"{where}: question: {why}")
     if "candidates" in row:
         raw = row["candidates"]
         if not isinstance(raw, list) or not raw:
@@ -207,9 +209,13 @@ def _score_items(row: dict[str, Any], where: str) -> tuple[str, list[str]]:
                 raise UserError(
                     f"{where}: candidates[{j}]: expected a string or an object with a 'text' string"
                 )
+            if why := invalid_text(text):
+                raise UserError(f"{where}: candidates[{j}]: {why}")
             texts.append(text)
         return prompt.strip(), texts
     if isinstance(row.get("completion"), str):
+        if why := invalid_text(row["completion"]):
+            raise UserError(f"{where}: completion: {why}")
         return prompt.strip(), [row["completion"]]
     raise UserError(
         f"{where}: expected 'candidates' (a list of strings or {{text, label}}) or 'completion' (a string)"
