@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,7 +16,7 @@ from tokenizers import Tokenizer
 from rewardpipe import model_folder
 from rewardpipe.encoding import Encoder, bucket_length, invalid_text, pad_batch
 from rewardpipe.errors import UserError
-from rewardpipe.io import read_jsonl, sha256_file, write_jsonl
+from rewardpipe.io import atomic_path, read_jsonl, sha256_file
 from rewardpipe.model import RewardTransformer
 
 
@@ -170,17 +171,17 @@ def score_file(
     rows = read_jsonl(input_path)
     if not rows:
         raise UserError(f"{input_path}: no rows (expected one JSON object per line)")
-    if not isinstance(model, RewardModel):
-        model = RewardModel.from_pretrained(model)
     items = [_score_items(row, f"{input_path}:{i}") for i, row in enumerate(rows, start=1)]
     prompts = [prompt for prompt, texts in items for _ in texts]
     texts = [text for _, row_texts in items for text in row_texts]
-    rewards = iter(model.score_batch(prompts, texts, batch_size=batch_size))
-    out = []
-    for row, (_, row_texts) in zip(rows, items, strict=True):
-        scores = [next(rewards) for _ in row_texts]
-        out.append(_with_rewards(row, scores))
-    write_jsonl(output_path, out)
+    with atomic_path(output_path) as tmp:  # an unwritable output fails before any scoring
+        if not isinstance(model, RewardModel):
+            model = RewardModel.from_pretrained(model)
+        rewards = iter(model.score_batch(prompts, texts, batch_size=batch_size))
+        with tmp.open("w", encoding="utf-8") as f:
+            for row, (_, row_texts) in zip(rows, items, strict=True):
+                scores = [next(rewards) for _ in row_texts]
+                f.write(json.dumps(_with_rewards(row, scores), ensure_ascii=False) + "\n")
     return {
         "rows": len(rows),
         "completions": len(texts),
