@@ -91,6 +91,15 @@ def test_errors_are_one_line_without_traceback(recorded, args, message):
     assert recorded == []  # nothing ran
 
 
+def test_a_params_error_names_the_given_file_not_its_temp_copy(recorded, tmp_path):
+    params = tmp_path / "mine.yaml"
+    params.write_text("train: {steps: 3}\nbogus: {}\n")
+    result = invoke("train", "--no-dvc", "--params", str(params))
+    assert result.exit_code == 1, result.output
+    assert result.stderr == f"error: {params}: unknown section(s) bogus\n"
+    assert recorded == []
+
+
 def flag(cmd: list[str], name: str) -> str:
     return cmd[cmd.index(name) + 1]
 

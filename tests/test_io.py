@@ -77,6 +77,14 @@ def test_atomic_path_onto_a_folder_is_a_user_error_before_the_body_runs(tmp_path
     assert os.listdir(tmp_path) == ["folder"]
 
 
+@pytest.mark.parametrize("atomic", [atomic_path, atomic_dir])
+def test_a_user_error_inside_names_the_output_not_the_temp(tmp_path, atomic):
+    target = tmp_path / "export"
+    with pytest.raises(UserError) as info, atomic(target) as tmp:
+        raise UserError(f"{tmp}/config.json: files: expected an object")
+    assert str(info.value) == f"{target}/config.json: files: expected an object"
+
+
 def test_atomic_outputs_get_ordinary_permissions(tmp_path):
     # Temp files are private (0600) by default; outputs must not stay private after the rename.
     umask = os.umask(0o022)

@@ -69,6 +69,11 @@ def _remove_empty(folders: list[Path]) -> None:
             folder.rmdir()
 
 
+def _name_final(exc: UserError, tmp: Path, path: Path) -> None:
+    """A message about the temp names `path`, the output the user will look for."""
+    exc.args = tuple(a.replace(tmp.name, path.name) if isinstance(a, str) else a for a in exc.args)
+
+
 def _replace(src: Path, dst: Path, final: Path) -> None:
     try:
         os.replace(src, dst)
@@ -79,7 +84,8 @@ def _replace(src: Path, dst: Path, final: Path) -> None:
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temp path beside `path`; on success rename it over `path`, else delete it (and the
-    parent folders it made). An unwritable `path` is a UserError before the body runs."""
+    parent folders it made). An unwritable `path` is a UserError before the body runs; one the
+    body raises names `path`, not the temp."""
     path = Path(path)
     tmp, made = _start(path, folder=False)
     done = False
@@ -87,6 +93,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield tmp
         _replace(tmp, path, path)
         done = True
+    except UserError as exc:
+        _name_final(exc, tmp, path)
+        raise
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -97,7 +106,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 @contextlib.contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield a temp folder beside `path`; on success it replaces `path` whole, else it is deleted
-    (and the parent folders it made). An unwritable `path` is a UserError before the body runs."""
+    (and the parent folders it made). An unwritable `path` is a UserError before the body runs;
+    one the body raises names `path`, not the temp."""
     path = Path(path)
     tmp, made = _start(path, folder=True)
     done = False
@@ -116,6 +126,9 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         else:
             _replace(tmp, path, path)
         done = True
+    except UserError as exc:
+        _name_final(exc, tmp, path)
+        raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if not done:
