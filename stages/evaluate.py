@@ -2,6 +2,7 @@
 With --predictions FILE: accuracy of one completion per question (no reward model)."""
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -44,9 +45,18 @@ def main() -> None:
 def run(args: argparse.Namespace, evaluate_params, source: str | None) -> None:
     """Score the test sets (or a candidates file) with the model; write metrics and details."""
     start = time.perf_counter()
-    sets = subset(
-        load_candidates(source) if source else read_jsonl(args.test), evaluate_params.num_samples
-    )
+    merged = 0
+    if source:
+        candidates = load_candidates(source)
+        sets, merged = candidates.sets, candidates.duplicate_rows
+        if merged:
+            print(
+                f"warning: {source}: {merged} rows repeat an earlier question; merged",
+                file=sys.stderr,
+            )
+    else:
+        sets = read_jsonl(args.test)
+    sets = subset(sets, evaluate_params.num_samples)
     model = RewardModel.from_pretrained(args.model)
     scores = score_sets(model, sets, evaluate_params.batch_size)
     metrics = evaluate_sets(
@@ -62,6 +72,8 @@ def run(args: argparse.Namespace, evaluate_params, source: str | None) -> None:
         "n_prompts": metrics["n_prompts"],
         "n_candidates": metrics["n_candidates"],
     }
+    if source:
+        info["candidates_duplicate_rows"] = merged
     baseline = read_json(args.baseline) if args.baseline else None
     worst = failures.worst_rankings(sets, scores, evaluate_params.failures)
     with atomic_dir(args.details) as tmp:

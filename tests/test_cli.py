@@ -4,7 +4,9 @@ end to end on a tiny config in a throwaway git + DVC repo."""
 from __future__ import annotations
 
 import csv
+import errno
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -87,6 +89,15 @@ def test_errors_are_one_line_without_traceback(recorded, args, message):
     assert result.stderr.startswith("error: ") and message in result.stderr, result.stderr
     assert "Traceback" not in result.output
     assert recorded == []  # nothing ran
+
+
+def test_a_params_error_names_the_given_file_not_its_temp_copy(recorded, tmp_path):
+    params = tmp_path / "mine.yaml"
+    params.write_text("train: {steps: 3}\nbogus: {}\n")
+    result = invoke("train", "--no-dvc", "--params", str(params))
+    assert result.exit_code == 1, result.output
+    assert result.stderr == f"error: {params}: unknown section(s) bogus\n"
+    assert recorded == []
 
 
 def flag(cmd: list[str], name: str) -> str:
@@ -273,6 +284,65 @@ def test_score_delegates_to_inference(monkeypatch, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert seen == [("m", Path("in.jsonl"), tmp_path / "o.jsonl", 64)]
+
+
+@pytest.fixture(scope="module")
+def score_input(tmp_path_factory) -> tuple[Path, Path]:
+    """A tiny model folder and a one-row candidates file to score."""
+    from publish_support import tiny_model_folder
+
+    root = tmp_path_factory.mktemp("score")
+    src = root / "in.jsonl"
+    src.write_text(json.dumps({"question": "What is 2 + 2?", "candidates": ["#### 4", "#### 5"]}))
+    return tiny_model_folder(root / "model"), src
+
+
+def test_score_writes_the_output_and_nothing_else(score_input, tmp_path):
+    model, src = score_input
+    out = tmp_path / "new" / "scored.jsonl"
+    result = invoke("score", "--model", str(model), "--input", str(src), "--output", str(out))
+    assert result.exit_code == 0, result.output
+    (row,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [type(c["reward"]) for c in row["candidates"]] == [float, float]
+    assert os.listdir(out.parent) == ["scored.jsonl"]
+
+
+def _refuse(self: Path, *args: Any, **kwargs: Any) -> None:
+    raise PermissionError(errno.EACCES, "Permission denied", str(self))
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("folder", "{out}: is a folder (expected a file path)"),
+        ("parent_is_a_file", "{out}: {root}/notes.txt is a file, not a folder"),
+        ("read_only", "{out}: cannot write here (Permission denied)"),
+        ("no_model", "{root}/nope: model folder not found"),
+    ],
+)
+def test_score_to_an_unwritable_output_is_one_error_line(
+    score_input, tmp_path, monkeypatch, case, message
+):
+    model, src = score_input
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "existing").mkdir()
+    out = {
+        "folder": tmp_path / "existing",
+        "parent_is_a_file": tmp_path / "notes.txt" / "scored.jsonl",
+        "read_only": tmp_path / "existing" / "scored.jsonl",
+        "no_model": tmp_path / "new" / "sub" / "scored.jsonl",  # fails after the output is claimed
+    }[case]
+    if case == "read_only":
+        monkeypatch.setattr(
+            Path, "touch", _refuse
+        )  # a read-only folder (chmod would not stop root)
+    if case == "no_model":
+        model = tmp_path / "nope"
+    result = invoke("score", "--model", str(model), "--input", str(src), "--output", str(out))
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert result.stderr == f"error: {message.format(out=out, root=tmp_path)}\n"
+    assert sorted(os.listdir(tmp_path)) == ["existing", "notes.txt"]
+    assert os.listdir(tmp_path / "existing") == []
 
 
 def test_resume_from_copies_checkpoints_where_the_train_stage_looks(tmp_path):

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import inspect
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from publish_support import tiny_model_folder
+from publish_support import tiny_model_folder, write_eval
 
 from rewardpipe import model_folder
 from rewardpipe.errors import UserError
 from rewardpipe.inference import RewardModel, score_file
+from rewardpipe.io import sha256_file
+from rewardpipe.publish import build_bundle
+from rewardpipe.publish.card import CardOptions
 
 PROMPTS = [
     "Tom has 3 apples and buys 2 more. How many apples does he have?",
@@ -61,12 +65,56 @@ def test_score_batch_rejects_bad_arguments(model: RewardModel) -> None:
         model.score_batch(["a"], ["b"], batch_size=0)
 
 
+def test_text_the_tokenizer_cannot_take_is_named(model: RewardModel) -> None:
+    lone = "half an emoji \ud83d"
+    with pytest.raises(UserError, match=r"^input 0: question: not valid Unicode text \(lone surr"):
+        model.score(lone, "#### 1")
+    with pytest.raises(UserError, match=r"^input 2: solution: not valid Unicode text"):
+        model.score_batch(["q"] * 3, ["a", "b", lone])
+    with pytest.raises(UserError, match=r"^input 1: solution: not valid Unicode text"):
+        model.as_reward_fn()(["q", "q"], ["ok", [{"role": "assistant", "content": lone}]])
+    with pytest.raises(UserError, match=r"^input 0: solution: expected a string, got NoneType"):
+        model.score_batch(["q"], [None])  # type: ignore[list-item]
+
+
 def test_from_pretrained_names_a_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="model folder not found"):
         RewardModel.from_pretrained(tmp_path / "nope")
     # a Hub id while offline (HF_HUB_OFFLINE=1): a clear error, no network
     with pytest.raises(UserError, match="could not be downloaded"):
         RewardModel.from_pretrained("rewardpipe-test/no-such-model", cache_dir=tmp_path)
+
+
+@pytest.fixture(scope="module")
+def bundle(folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An exported bundle of `folder` (config.json records the file hashes)."""
+    root = tmp_path_factory.mktemp("bundle")
+    options = CardOptions(license="apache-2.0", model_ref="models/export", model_name="tiny-rm")
+    build_bundle(
+        folder, write_eval(root / "eval.json"), root / "export", options,
+        git_revision=None, params_sha256=None,
+    )  # fmt: skip
+    return root / "export"
+
+
+@pytest.mark.parametrize("name", [model_folder.WEIGHTS, model_folder.TOKENIZER])
+def test_from_pretrained_checks_the_bundle_hashes(bundle: Path, tmp_path: Path, name: str) -> None:
+    copy = Path(shutil.copytree(bundle, tmp_path / "export"))
+    RewardModel.from_pretrained(copy)
+    changed = copy / name
+    if name == model_folder.WEIGHTS:
+        data = bytearray(changed.read_bytes())
+        data[-1] ^= 1  # one bit of the last weight
+        changed.write_bytes(bytes(data))
+    else:
+        changed.write_text(changed.read_text() + "\n")  # still a valid tokenizer
+    expected = json.loads((copy / model_folder.CONFIG).read_text())["files"][name]["sha256"]
+    with pytest.raises(UserError) as info:
+        RewardModel.from_pretrained(copy)
+    message = str(info.value)
+    assert message.startswith(f"{changed}: sha256 {sha256_file(changed)[:12]}")
+    assert f"records {expected[:12]}" in message
+    RewardModel.from_pretrained(copy, verify=False)
 
 
 def test_as_reward_fn_signature_matches_trl_and_tunix(model: RewardModel) -> None:
@@ -135,6 +183,12 @@ def test_score_file_adds_rewards_and_the_best_index(model: RewardModel, tmp_path
         ({"question": "q", "candidates": []}, r"in.jsonl:2: candidates"),
         ({"question": "q", "candidates": [{"label": True}]}, r"in.jsonl:2: candidates\[0\]"),
         ({"question": "q"}, r"in.jsonl:2: expected 'candidates'"),
+        (
+            {"question": "q", "candidates": ["\udc00"]},
+            r"in.jsonl:2: candidates\[0\]: not valid Uni",
+        ),
+        ({"question": "q\ud800", "completion": "a"}, r"in.jsonl:2: question: not valid Unicode"),
+        ({"question": "q", "completion": "\ud800"}, r"in.jsonl:2: completion: not valid Unicode"),
     ],
 )
 def test_score_file_names_the_bad_row(

@@ -52,6 +52,39 @@ def test_atomic_path_without_target_leaves_nothing_when_the_body_raises(tmp_path
     assert os.listdir(tmp_path) == []
 
 
+def test_atomic_outputs_remove_the_folders_they_made_when_the_body_raises(tmp_path):
+    for atomic in (atomic_path, atomic_dir):
+        with pytest.raises(Boom), atomic(tmp_path / "new" / "sub" / "out"):
+            raise Boom
+        assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("atomic", [atomic_path, atomic_dir])
+def test_a_parent_that_is_a_file_is_a_user_error_before_the_body_runs(tmp_path, atomic):
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    target = tmp_path / "notes.txt" / "out"
+    message = f"{target}: {tmp_path / 'notes.txt'} is a file, not a folder"
+    with pytest.raises(UserError, match=f"^{re.escape(message)}$"), atomic(target):
+        raise AssertionError("the body ran")
+    assert os.listdir(tmp_path) == ["notes.txt"]
+
+
+def test_atomic_path_onto_a_folder_is_a_user_error_before_the_body_runs(tmp_path):
+    (tmp_path / "folder").mkdir()
+    message = r"folder: is a folder \(expected a file path\)"
+    with pytest.raises(UserError, match=message), atomic_path(tmp_path / "folder"):
+        raise AssertionError("the body ran")
+    assert os.listdir(tmp_path) == ["folder"]
+
+
+@pytest.mark.parametrize("atomic", [atomic_path, atomic_dir])
+def test_a_user_error_inside_names_the_output_not_the_temp(tmp_path, atomic):
+    target = tmp_path / "export"
+    with pytest.raises(UserError) as info, atomic(target) as tmp:
+        raise UserError(f"{tmp}/config.json: files: expected an object")
+    assert str(info.value) == f"{target}/config.json: files: expected an object"
+
+
 def test_atomic_outputs_get_ordinary_permissions(tmp_path):
     # Temp files are private (0600) by default; outputs must not stay private after the rename.
     umask = os.umask(0o022)

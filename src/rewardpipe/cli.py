@@ -514,7 +514,11 @@ def temp_params(base: Path, overrides: dict[str, Any], sets: list[str] = ()) -> 
     with tempfile.TemporaryDirectory(prefix="rewardpipe-") as tmp:
         path = Path(tmp) / "params.yaml"
         path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-        load_params(path)  # a bad value fails here, before any stage starts
+        try:
+            load_params(path)  # a bad value fails here, before any stage starts
+        except UserError as exc:
+            exc.args = (str(exc).replace(str(path), str(base)),)
+            raise
         yield path
 
 

@@ -58,8 +58,13 @@ class Encoder:
 
     def encode(self, prompts: Sequence[str], solutions: Sequence[str]) -> list[np.ndarray]:
         s = self.specials
+        try:
+            ids = zip(self._ids(prompts), self._ids(solutions), strict=True)
+        except TypeError:  # tokenizers says only "TextEncodeInput must be ..."
+            check_texts(prompts, solutions)
+            raise
         out = []
-        for p, sol in zip(self._ids(prompts), self._ids(solutions), strict=True):
+        for p, sol in ids:
             budget = self.max_len - 3
             sol = sol[-budget:]
             p = p[len(p) - (budget - len(sol)) :] if budget - len(sol) > 0 else []
@@ -68,6 +73,27 @@ class Encoder:
 
     def clear(self) -> None:
         self._cache.clear()
+
+
+def invalid_text(text: Any) -> str | None:
+    """Why the tokenizer cannot take `text`, or None when it can."""
+    if not isinstance(text, str):
+        return f"expected a string, got {type(text).__name__}"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return (
+            f"not valid Unicode text (lone surrogate {text[exc.start]!r} at character {exc.start})"
+        )
+    return None
+
+
+def check_texts(prompts: Sequence[Any], solutions: Sequence[Any]) -> None:
+    """The first input the tokenizer cannot take raises a UserError naming its index."""
+    for i, pair in enumerate(zip(prompts, solutions, strict=True)):
+        for what, text in zip(("question", "solution"), pair, strict=True):
+            if why := invalid_text(text):
+                raise UserError(f"input {i}: {what}: {why}")
 
 
 def encode_pairs(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -13,9 +14,9 @@ from flax import nnx
 from tokenizers import Tokenizer
 
 from rewardpipe import model_folder
-from rewardpipe.encoding import Encoder, bucket_length, pad_batch
+from rewardpipe.encoding import Encoder, bucket_length, invalid_text, pad_batch
 from rewardpipe.errors import UserError
-from rewardpipe.io import read_jsonl, write_jsonl
+from rewardpipe.io import atomic_path, read_jsonl, sha256_file
 from rewardpipe.model import RewardTransformer
 
 
@@ -37,15 +38,24 @@ class RewardModel:
 
     @classmethod
     def from_pretrained(
-        cls, path_or_repo_id: str | Path, revision: str | None = None, **hub_kwargs: Any
+        cls,
+        path_or_repo_id: str | Path,
+        revision: str | None = None,
+        *,
+        verify: bool = True,
+        **hub_kwargs: Any,
     ) -> RewardModel:
         """A local folder, or a Hugging Face Hub repo id (downloaded with huggingface_hub;
-        `revision` is a branch, tag or commit, `hub_kwargs` go to `snapshot_download`)."""
+        `revision` is a branch, tag or commit, `hub_kwargs` go to `snapshot_download`). With
+        `verify`, the weights and tokenizer must match the sha256 that an exported bundle's
+        config.json records (a train-stage model folder records none)."""
         path = Path(path_or_repo_id)
         if not path.exists():
             if _looks_like_path(str(path_or_repo_id)):
                 raise UserError(f"{path}: model folder not found")
             path = _download(str(path_or_repo_id), revision, **hub_kwargs)
+        if verify:
+            _verify_hashes(path, model_folder.read_config(path))
         model, tokenizer, config = model_folder.load(path)
         return cls(model, tokenizer, config)
 
@@ -120,6 +130,27 @@ def _text(value: Any, role: str, last: bool = False) -> str:
     return str(value)
 
 
+def _verify_hashes(folder: Path, config: dict[str, Any]) -> None:
+    """The files that loading reads against `files.<name>.sha256` in config.json, if recorded."""
+    files = config.get("files", {})
+    where = folder / model_folder.CONFIG
+    if not isinstance(files, dict):
+        raise UserError(f"{where}: files: expected an object of file hashes, got {files!r}")
+    for name in (model_folder.WEIGHTS, model_folder.TOKENIZER):
+        if name not in files or not (folder / name).is_file():
+            continue  # a missing file is reported by the loader
+        info = files[name]
+        expected = info.get("sha256") if isinstance(info, dict) else None
+        if not isinstance(expected, str):
+            raise UserError(f"{where}: files.{name}.sha256: expected a sha256 hex, got {info!r}")
+        actual = sha256_file(folder / name)
+        if actual != expected:
+            raise UserError(
+                f"{folder / name}: sha256 {actual[:12]}… but {where} files.{name}.sha256 records "
+                f"{expected[:12]}… (changed after export; verify=False loads it anyway)"
+            )
+
+
 def _looks_like_path(name: str) -> bool:
     """A Hub id is `name` or `namespace/name`; anything else can only be a local path."""
     return name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
@@ -140,17 +171,17 @@ def score_file(
     rows = read_jsonl(input_path)
     if not rows:
         raise UserError(f"{input_path}: no rows (expected one JSON object per line)")
-    if not isinstance(model, RewardModel):
-        model = RewardModel.from_pretrained(model)
     items = [_score_items(row, f"{input_path}:{i}") for i, row in enumerate(rows, start=1)]
     prompts = [prompt for prompt, texts in items for _ in texts]
     texts = [text for _, row_texts in items for text in row_texts]
-    rewards = iter(model.score_batch(prompts, texts, batch_size=batch_size))
-    out = []
-    for row, (_, row_texts) in zip(rows, items, strict=True):
-        scores = [next(rewards) for _ in row_texts]
-        out.append(_with_rewards(row, scores))
-    write_jsonl(output_path, out)
+    with atomic_path(output_path) as tmp:  # an unwritable output fails before any scoring
+        if not isinstance(model, RewardModel):
+            model = RewardModel.from_pretrained(model)
+        rewards = iter(model.score_batch(prompts, texts, batch_size=batch_size))
+        with tmp.open("w", encoding="utf-8") as f:
+            for row, (_, row_texts) in zip(rows, items, strict=True):
+                scores = [next(rewards) for _ in row_texts]
+                f.write(json.dumps(_with_rewards(row, scores), ensure_ascii=False) + "\n")
     return {
         "rows": len(rows),
         "completions": len(texts),
@@ -164,6 +195,8 @@ def _score_items(row: dict[str, Any], where: str) -> tuple[str, list[str]]:
     prompt = row.get("question", row.get("prompt"))
     if not isinstance(prompt, str) or not prompt.strip():
         raise UserError(f"{where}: question: expected a non-empty string (or 'prompt')")
+    if why := invalid_text(prompt):
+        raise UserError(f"{where}: question: {why}")
     if "candidates" in row:
         raw = row["candidates"]
         if not isinstance(raw, list) or not raw:
@@ -177,9 +210,13 @@ def _score_items(row: dict[str, Any], where: str) -> tuple[str, list[str]]:
                 raise UserError(
                     f"{where}: candidates[{j}]: expected a string or an object with a 'text' string"
                 )
+            if why := invalid_text(text):
+                raise UserError(f"{where}: candidates[{j}]: {why}")
             texts.append(text)
         return prompt.strip(), texts
     if isinstance(row.get("completion"), str):
+        if why := invalid_text(row["completion"]):
+            raise UserError(f"{where}: completion: {why}")
         return prompt.strip(), [row["completion"]]
     raise UserError(
         f"{where}: expected 'candidates' (a list of strings or {{text, label}}) or 'completion' (a string)"

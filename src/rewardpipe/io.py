@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -39,42 +40,99 @@ def remove_stale_temps(path: Path) -> list[Path]:
     return removed
 
 
+def _start(path: Path, *, folder: bool) -> tuple[Path, list[Path]]:
+    """Create the temp beside `path`, and the parent folders it lacks (returned, so that a failed
+    run removes them again); a place that cannot be written is a UserError."""
+    if not folder and path.is_dir():
+        raise UserError(f"{path}: is a folder (expected a file path)")
+    existing = next((p for p in path.parents if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise UserError(f"{path}: {existing} is a file, not a folder")
+    made = [p for p in path.parents if not p.exists()]  # deepest first
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(path)
+        tmp = _temp_name(path)
+        if folder:
+            tmp.mkdir()  # not mkdtemp: its 0700 mode would stick to the output
+        else:
+            tmp.touch(exist_ok=False)  # not mkstemp: its 0600 mode would stick to the output
+    except OSError as exc:
+        _remove_empty(made)
+        raise UserError(f"{path}: cannot write here ({exc.strerror or exc})") from exc
+    return tmp, made
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+def _name_final(exc: UserError, tmp: Path, path: Path) -> None:
+    """A message about the temp names `path`, the output the user will look for."""
+    exc.args = tuple(a.replace(tmp.name, path.name) if isinstance(a, str) else a for a in exc.args)
+
+
+def _replace(src: Path, dst: Path, final: Path) -> None:
+    try:
+        os.replace(src, dst)
+    except OSError as exc:
+        raise UserError(f"{final}: cannot write here ({exc.strerror or exc})") from exc
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temp path beside `path`; on success rename it over `path`, else delete it."""
+    """Yield a temp path beside `path`; on success rename it over `path`, else delete it (and the
+    parent folders it made). An unwritable `path` is a UserError before the body runs; one the
+    body raises names `path`, not the temp."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(path)
-    tmp = _temp_name(path)
-    tmp.touch(exist_ok=False)  # not mkstemp: its 0600 mode would stick to the output
+    tmp, made = _start(path, folder=False)
+    done = False
     try:
-        yield Path(tmp)
-        os.replace(tmp, path)
+        yield tmp
+        _replace(tmp, path, path)
+        done = True
+    except UserError as exc:
+        _name_final(exc, tmp, path)
+        raise
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if not done:
+            _remove_empty(made)
 
 
 @contextlib.contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
-    """Yield a temp folder beside `path`; on success it replaces `path` whole."""
+    """Yield a temp folder beside `path`; on success it replaces `path` whole, else it is deleted
+    (and the parent folders it made). An unwritable `path` is a UserError before the body runs;
+    one the body raises names `path`, not the temp."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(path)
-    tmp = _temp_name(path)
-    tmp.mkdir()  # not mkdtemp: its 0700 mode would stick to the output
+    tmp, made = _start(path, folder=True)
+    done = False
     try:
         yield tmp
         if path.exists():
             old = path.with_name(f".{path.name}.old")
             shutil.rmtree(old, ignore_errors=True)
-            os.replace(path, old)
-            os.replace(tmp, path)
+            _replace(path, old, path)
+            try:
+                _replace(tmp, path, path)
+            except UserError:
+                os.replace(old, path)
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
-            os.replace(tmp, path)
+            _replace(tmp, path, path)
+        done = True
+    except UserError as exc:
+        _name_final(exc, tmp, path)
+        raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if not done:
+            _remove_empty(made)
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -90,6 +148,14 @@ def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
     with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_text(path: str | Path) -> str:

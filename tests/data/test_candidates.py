@@ -27,7 +27,7 @@ def write(tmp_path, rows) -> str:
 
 
 def test_fixture_labelled_unlabelled_and_plain_string_candidates(fixtures):
-    sets = load_candidates(fixtures / "candidates.jsonl")
+    sets = load_candidates(fixtures / "candidates.jsonl").sets
     assert [s["reference"] for s in sets] == ["72", "10", "624"]
     for s in sets:
         assert set(s) == {"id", "prompt", "reference", "candidates"}
@@ -46,8 +46,8 @@ def test_fixture_labelled_unlabelled_and_plain_string_candidates(fixtures):
 
 def test_ids_are_stable_and_distinct(fixtures):
     first, second = (
-        load_candidates(fixtures / "candidates.jsonl"),
-        load_candidates(fixtures / "candidates.jsonl"),
+        load_candidates(fixtures / "candidates.jsonl").sets,
+        load_candidates(fixtures / "candidates.jsonl").sets,
     )
     assert [s["id"] for s in first] == [s["id"] for s in second]
     assert len({s["id"] for s in first}) == 3
@@ -98,6 +98,62 @@ def test_malformed_json_and_empty_file(tmp_path):
     empty.write_text("\n", encoding="utf-8")
     with pytest.raises(UserError, match="no rows"):
         load_candidates(empty)
+
+
+def test_errors_name_the_file_line_past_blank_lines(tmp_path):
+    path = write(tmp_path, [GOOD | {"candidates": ["#### 42"]}, "", {"question": "q"}])
+    with pytest.raises(UserError, match=rf"^{path}:3: answer: expected"):
+        load_candidates(path)
+
+
+def test_rows_repeating_a_question_are_merged_and_counted(tmp_path):
+    other = {"question": "What is 2 + 2?", "answer": "4", "candidates": ["#### 4"]}
+    rows = [
+        GOOD | {"id": "first", "candidates": ["#### 42", {"text": "#### 41", "label": False}]},
+        other,
+        # The same question (whitespace aside), its answer as a bare number, one text repeated.
+        {
+            "question": " What is  6 * 7? ",
+            "answer": 42,
+            "candidates": ["#### 41", "6 * 7 = 42\n#### 42"],
+        },
+    ]
+    loaded = load_candidates(write(tmp_path, rows))
+    assert loaded.duplicate_rows == 1
+    assert [s["prompt"] for s in loaded.sets] == ["What is 6 * 7?", "What is 2 + 2?"]
+    merged = loaded.sets[0]
+    assert merged["id"] == "first"
+    assert [(c["text"], c["label"]) for c in merged["candidates"]] == [
+        ("#### 42", True),
+        ("#### 41", False),
+        ("6 * 7 = 42\n#### 42", True),
+    ]
+    assert load_candidates(write(tmp_path, rows[:2])).duplicate_rows == 0
+
+
+def test_a_repeated_question_with_another_reference_is_an_error(tmp_path):
+    rows = [
+        GOOD | {"candidates": ["#### 42"]},
+        {"question": "What is 2 + 2?", "answer": "4", "candidates": ["#### 4"]},
+        {"question": GOOD["question"], "answer": "#### 43", "candidates": ["#### 43"]},
+    ]
+    path = write(tmp_path, rows)
+    with pytest.raises(UserError) as info:
+        load_candidates(path)
+    assert str(info.value).startswith(
+        f"{path}:3: answer: expected the reference of line 1, which has the same question ('42'), "
+        "got '43'"
+    ), str(info.value)
+
+
+def test_a_repeated_candidate_with_another_label_is_an_error(tmp_path):
+    rows = [
+        GOOD | {"candidates": [{"text": "#### 6", "label": True}]},
+        GOOD | {"candidates": ["#### 42", {"text": "#### 6", "label": False}]},
+    ]
+    path = write(tmp_path, rows)
+    with pytest.raises(UserError, match=rf"^{path}:2: candidates\[1\]\.label: .* line 1"):
+        load_candidates(path)
 
 
 def test_pairs_from_candidates_uses_every_mistake_once():

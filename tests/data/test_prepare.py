@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from rewardpipe.answers import extract_answer, numeric_match
+from rewardpipe.data.candidates import Candidates, load_candidates
 from rewardpipe.data.prepare import prepare
 from rewardpipe.data.solution import final_answer
 from rewardpipe.data.sources import RawSplit, load_synthetic
@@ -240,7 +241,7 @@ def test_external_candidates_are_merged(raw, prepared):
             "candidates": [{"text": "#### 1", "label": True, "source": "sampled"}],
         },
     ]
-    out = run(copy(raw), candidates=candidates)
+    out = run(copy(raw), candidates=Candidates(candidates))
     sampled = [r for r in out.train if r["kind"] == "sampled"]
     assert [(r["chosen"], r["rejected"]) for r in sampled] == [
         ("right #### 1", "wrong #### 2"),
@@ -266,10 +267,53 @@ def test_two_candidate_rows_for_one_question_keep_ids_unique(raw, prepared):
     rows = [
         {"id": f"c{i}", "prompt": train_q, "reference": "1", "candidates": pair} for i in (1, 2)
     ]
-    out = run(copy(raw), candidates=rows)
+    out = run(copy(raw), candidates=Candidates(rows))
     ids = [r["id"] for r in out.train + out.val]
     assert len(out.train) == len(prepared.train) + 2
     assert len(ids) == len(set(ids))
+
+
+def test_overlong_candidates_are_dropped_and_counted(raw, prepared):
+    train_q, test_set = prepared.train[0]["prompt"], prepared.test[0]
+    budget = 4000 - len(train_q)
+    fits, huge = "#### 1".rjust(budget), "x" * 5_000_000 + " #### 1"
+    rows = [
+        {"id": "t", "prompt": train_q, "reference": "1", "candidates": [
+            {"text": fits, "label": True, "source": "sampled"},
+            {"text": huge, "label": True, "source": "sampled"},
+            {"text": "#### 2", "label": False, "source": "sampled"},
+            {"text": "#### 3", "label": False, "source": "sampled"},
+        ]},
+        {"id": "e", "prompt": test_set["prompt"], "reference": "1", "candidates": [
+            {"text": huge, "label": False, "source": "policy"},
+        ]},
+    ]  # fmt: skip
+    out = run(copy(raw), candidates=Candidates(rows))
+    sampled = [r for r in out.train + out.val if r["kind"] == "sampled"]
+    assert [(r["chosen"], r["rejected"]) for r in sampled] == [(fits, "#### 2"), (fits, "#### 3")]
+    merged = next(s for s in out.test if s["id"] == test_set["id"])
+    assert merged["candidates"] == test_set["candidates"]
+    assert out.stats["validation"]["candidates_overlong"] == 2
+    assert any(
+        "2 candidates longer than prepare.max_chars=4000" in w
+        for w in out.stats["validation"]["warnings"]
+    )
+    assert out.stats["lengths"]["chars"]["max"] <= 4001  # prompt + "\n" + response
+
+
+def test_repeated_candidates_rows_give_their_pairs_once(raw, prepared, tmp_path):
+    train_q = prepared.train[0]["prompt"]
+    row = {"question": train_q, "answer": "1", "candidates": ["#### 1", "#### 2", "#### 3"]}
+    path = tmp_path / "candidates.jsonl"
+    path.write_text((json.dumps(row) + "\n") * 2, encoding="utf-8")
+    out = run(copy(raw), candidates=load_candidates(path))
+    sampled = [r for r in out.train + out.val if r["kind"] == "sampled"]
+    assert [(r["chosen"], r["rejected"]) for r in sampled] == [
+        ("#### 1", "#### 2"),
+        ("#### 1", "#### 3"),
+    ]
+    assert out.stats["validation"]["candidates_duplicate_rows"] == 1
+    assert any("1 candidates rows repeat" in w for w in out.stats["validation"]["warnings"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -306,6 +350,8 @@ def test_stats_keys(prepared):
         "overlong_rows",
         "negatives_failed",
         "candidates_unmatched",
+        "candidates_overlong",
+        "candidates_duplicate_rows",
         "warnings",
     }
     audit = stats["shortcut_audit"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -271,6 +272,22 @@ def test_failed_validation_keeps_the_previous_bundle(
         )
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export"]  # temp folder removed
+
+
+def test_a_failed_check_during_export_names_the_final_folder(
+    built: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    no_licence = CardOptions(license="", model_ref="models/export", model_name="tiny-rm")
+    with pytest.raises(UserError) as info:
+        build_bundle(
+            built["model"], built["eval"], Path("models/export"), no_licence,
+            git_revision=None, params_sha256=None,
+        )  # fmt: skip
+    message = str(info.value)
+    assert message.startswith("models/export/README.md: metadata: license"), message
+    assert ".tmp" not in message
+    assert os.listdir(tmp_path) == []
 
 
 def test_build_rejects_a_bad_eval_file(built: dict[str, Path], tmp_path: Path) -> None:

@@ -114,6 +114,30 @@ def test_evaluates_a_candidates_file(tmp_path, model_dir):
     assert "+0.0000" in (tmp_path / "eval2" / "report.md").read_text()
 
 
+def test_a_repeated_question_is_scored_once_with_a_warning(tmp_path, model_dir):
+    cands = tmp_path / "cands.jsonl"
+    cands.write_text("".join(json.dumps(s) + "\n" for s in [*SETS[:3], SETS[0]]))
+    out, details = tmp_path / "eval.json", tmp_path / "eval"
+    proc = _run(
+        tmp_path,
+        "--params",
+        str(_params(tmp_path)),
+        "--model",
+        str(model_dir),
+        "--candidates",
+        str(cands),
+        "--output",
+        str(out),
+        "--details",
+        str(details),
+    )
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads(out.read_text())
+    assert metrics["n_prompts"] == 3 and metrics["n_candidates"] == 9
+    assert f"warning: {cands}: 1 rows repeat an earlier question; merged" in proc.stderr
+    assert "candidates_duplicate_rows" in (details / "report.md").read_text()
+
+
 def test_predictions_mode(tmp_path):
     preds = tmp_path / "preds.jsonl"
     rows = [

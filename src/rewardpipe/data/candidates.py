@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,7 @@ from rewardpipe.answers import extract_answer, numeric_match
 from rewardpipe.data.solution import final_answer
 from rewardpipe.data.split import fold, stable_id
 from rewardpipe.errors import UserError
-from rewardpipe.io import read_jsonl
+from rewardpipe.io import iter_jsonl
 
 
 def reference_answer(answer: str) -> str:
@@ -22,64 +23,104 @@ def label_of(text: str, reference: str) -> bool:
     return numeric_match(extract_answer(text), reference)
 
 
-def load_candidates(path: str | Path) -> list[dict[str, Any]]:
-    """Read and check a candidates file; returns test-set rows
-    `{"id", "prompt", "reference", "candidates": [{"text", "label", "source"}]}`."""
-    rows = read_jsonl(path)
-    if not rows:
-        raise UserError(f"{path}: no rows (expected one JSON object per line)")
-    sets = []
-    for i, row in enumerate(rows, start=1):
-        where = f"{path}:{i}"
-        prompt = row.get("question", row.get("prompt"))
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise UserError(f"{where}: question: expected a non-empty string (or 'prompt')")
-        answer = row.get("answer", row.get("reference"))
-        if (
-            not isinstance(answer, str | int | float)
-            or isinstance(answer, bool)
-            or not str(answer).strip()
-        ):
-            raise UserError(
-                f"{where}: answer: expected the reference solution or final answer (or 'reference')"
-            )
-        reference = reference_answer(str(answer))
-        raw = row.get("candidates")
-        if not isinstance(raw, list) or not raw:
-            raise UserError(
-                f"{where}: candidates: expected a non-empty list of strings or {{text, label}}"
-            )
-        candidates = []
-        for j, cand in enumerate(raw):
-            if isinstance(cand, str):
-                cand = {"text": cand}
-            if (
-                not isinstance(cand, dict)
-                or not isinstance(cand.get("text"), str)
-                or not cand["text"].strip()
-            ):
-                raise UserError(
-                    f"{where}: candidates[{j}]: expected a string or an object with a non-empty 'text'"
-                )
-            label = cand.get("label")
-            if label is None:
-                label = label_of(cand["text"], reference)
-            elif not isinstance(label, bool):
-                raise UserError(
-                    f"{where}: candidates[{j}].label: expected true or false, got {label!r}"
-                )
-            candidates.append(
-                {"text": cand["text"], "label": label, "source": str(cand.get("source", "sampled"))}
-            )
-        sets.append(
-            {
-                "id": str(row.get("id") or stable_id("c", f"{fold(prompt)}:{i}")),
+@dataclass
+class Candidates:
+    """A candidates file: one test-set row per question, and how many rows repeated a question."""
+
+    sets: list[dict[str, Any]]
+    duplicate_rows: int = 0
+
+
+def load_candidates(path: str | Path) -> Candidates:
+    """Read and check a candidates file into test-set rows
+    `{"id", "prompt", "reference", "candidates": [{"text", "label", "source"}]}`. A row repeating
+    an earlier question (after whitespace folding) is merged into it: its candidates join the set
+    unless their text is already there, and it must give the same reference."""
+    sets: dict[str, dict[str, Any]] = {}
+    first_line: dict[str, int] = {}
+    labelled: dict[str, dict[str, tuple[bool, int]]] = {}  # question -> text -> (label, line)
+    duplicates = 0
+    for n, (line, row) in enumerate(iter_jsonl(path), start=1):
+        where = f"{path}:{line}"
+        prompt, reference, candidates = _read_row(row, where)
+        key = fold(prompt)
+        if key not in sets:
+            sets[key] = {
+                "id": str(row.get("id") or stable_id("c", f"{key}:{n}")),
                 "prompt": prompt.strip(),
                 "reference": reference,
                 "candidates": candidates,
             }
+            first_line[key] = line
+            labelled[key] = {}
+            for cand in candidates:
+                labelled[key].setdefault(cand["text"], (cand["label"], line))
+            continue
+        duplicates += 1
+        entry, seen = sets[key], labelled[key]
+        if reference != entry["reference"] and not numeric_match(reference, entry["reference"]):
+            raise UserError(
+                f"{where}: answer: expected the reference of line {first_line[key]}, which has "
+                f"the same question ({entry['reference']!r}), got {reference!r}"
+            )
+        for j, cand in enumerate(candidates):
+            if cand["text"] not in seen:
+                entry["candidates"].append(cand)
+                seen[cand["text"]] = (cand["label"], line)
+            elif seen[cand["text"]][0] != cand["label"]:
+                label, other = seen[cand["text"]]
+                raise UserError(
+                    f"{where}: candidates[{j}].label: expected {str(label).lower()} as on line "
+                    f"{other} for the same question and text, got {str(cand['label']).lower()}"
+                )
+    if not sets:
+        raise UserError(f"{path}: no rows (expected one JSON object per line)")
+    return Candidates(list(sets.values()), duplicates)
+
+
+def _read_row(row: dict[str, Any], where: str) -> tuple[str, str, list[dict[str, Any]]]:
+    """(question, reference answer, candidates) of one row; a bad field raises `file:line: ...`."""
+    prompt = row.get("question", row.get("prompt"))
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise UserError(f"{where}: question: expected a non-empty string (or 'prompt')")
+    answer = row.get("answer", row.get("reference"))
+    if (
+        not isinstance(answer, str | int | float)
+        or isinstance(answer, bool)
+        or not str(answer).strip()
+    ):
+        raise UserError(
+            f"{where}: answer: expected the reference solution or final answer (or 'reference')"
         )
-    return sets
+    reference = reference_answer(str(answer))
+    raw = row.get("candidates")
+    if not isinstance(raw, list) or not raw:
+        raise UserError(
+            f"{where}: candidates: expected a non-empty list of strings or {{text, label}}"
+        )
+    candidates = []
+    for j, cand in enumerate(raw):
+        if isinstance(cand, str):
+            cand = {"text": cand}
+        if (
+            not isinstance(cand, dict)
+            or not isinstance(cand.get("text"), str)
+            or not cand["text"].strip()
+        ):
+            raise UserError(
+                f"{where}: candidates[{j}]: expected a string or an object with a non-empty 'text'"
+            )
+        label = cand.get("label")
+        if label is None:
+            label = label_of(cand["text"], reference)
+        elif not isinstance(label, bool):
+            raise UserError(
+                f"{where}: candidates[{j}].label: expected true or false, got {label!r}"
+            )
+        candidates.append(
+            {"text": cand["text"], "label": label, "source": str(cand.get("source", "sampled"))}
+        )
+    return prompt, reference, candidates
 
 
 def pairs_from_candidates(row: dict[str, Any]) -> list[tuple[str, str]]:

@@ -11,7 +11,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from rewardpipe.data import negatives
-from rewardpipe.data.candidates import pairs_from_candidates
+from rewardpipe.data.candidates import Candidates, pairs_from_candidates
 from rewardpipe.data.formats import Pair, Problem, resolve_columns, to_pairs, to_problems
 from rewardpipe.data.solution import inconsistent_annotations
 from rewardpipe.data.sources import RawSplit
@@ -43,6 +43,8 @@ class _Audit:
     overlong_rows: int = 0
     negatives_failed: int = 0
     candidates_unmatched: int = 0
+    candidates_overlong: int = 0
+    candidates_duplicate_rows: int = 0
     warnings: list[str] = field(default_factory=list)
 
 
@@ -54,7 +56,7 @@ def prepare(
     columns: dict[str, str],
     source_hash: str,
     tokenizer: Tokenizer | None = None,
-    candidates: list[dict[str, Any]] | None = None,
+    candidates: Candidates | None = None,
 ) -> Prepared:
     """Run every prepare step in memory; the stage script does the reading and writing."""
     audit = _Audit()
@@ -86,8 +88,8 @@ def prepare(
     for split in ("train", "val"):
         out[split] = _pairs(items[split], split, params, audit)
     out["test"] = _test_sets(items["test"], params, audit)
-    if candidates:
-        _merge_candidates(out, candidates, audit)
+    if candidates is not None:
+        _merge_candidates(out, candidates, params.max_chars, audit)
     if audit.negatives_failed:
         audit.warnings.append(f"{audit.negatives_failed} questions got fewer negatives than asked")
     if audit.inconsistent_annotations:
@@ -97,6 +99,15 @@ def prepare(
     if audit.overlong_rows:
         audit.warnings.append(
             f"{audit.overlong_rows} rows longer than prepare.max_chars={params.max_chars} dropped"
+        )
+    if audit.candidates_overlong:
+        audit.warnings.append(
+            f"{audit.candidates_overlong} candidates longer than prepare.max_chars="
+            f"{params.max_chars} (with their question) dropped"
+        )
+    if audit.candidates_duplicate_rows:
+        audit.warnings.append(
+            f"{audit.candidates_duplicate_rows} candidates rows repeat an earlier question; merged"
         )
     if not out["train"]:
         raise UserError(
@@ -255,11 +266,16 @@ def _test_sets(items, params: PrepareParams, audit: _Audit) -> list[dict[str, An
     return sets
 
 
-def _merge_candidates(out, candidates: list[dict[str, Any]], audit: _Audit) -> None:
+def _merge_candidates(out, candidates: Candidates, max_chars: int, audit: _Audit) -> None:
     """Sampled solutions: train/val questions gain (correct, incorrect) pairs, test questions gain
-    candidates; questions found in no split are counted."""
+    candidates; candidates over `max_chars` (with the question, as for rows) are dropped and
+    questions found in no split are counted."""
+    audit.candidates_duplicate_rows += candidates.duplicate_rows
     by_prompt = {split: {fold(r["prompt"]): r for r in out[split]} for split in SPLITS}
-    for row in candidates:
+    for row in candidates.sets:
+        kept = [c for c in row["candidates"] if len(row["prompt"]) + len(c["text"]) <= max_chars]
+        audit.candidates_overlong += len(row["candidates"]) - len(kept)
+        row = {**row, "candidates": kept}
         key = fold(row["prompt"])
         if key in by_prompt["test"]:
             target = by_prompt["test"][key]
@@ -336,6 +352,8 @@ def _stats(
             "overlong_rows": audit.overlong_rows,
             "negatives_failed": audit.negatives_failed,
             "candidates_unmatched": audit.candidates_unmatched,
+            "candidates_overlong": audit.candidates_overlong,
+            "candidates_duplicate_rows": audit.candidates_duplicate_rows,
             "warnings": audit.warnings,
         },
         "shortcut_audit": negatives.length_audit(audit_pairs),

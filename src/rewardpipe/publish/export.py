@@ -25,6 +25,7 @@ from rewardpipe import __version__, model_folder
 from rewardpipe.encoding import special_ids
 from rewardpipe.errors import UserError
 from rewardpipe.inference import RewardModel
+from rewardpipe.io import sha256_file
 from rewardpipe.model import ModelConfig, RewardTransformer
 from rewardpipe.model.weights import read_safetensors
 
@@ -76,11 +77,7 @@ def params_hash(sections: dict[str, Any]) -> str:
 
 
 def file_info(path: Path) -> dict[str, Any]:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+    return {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
 
 
 def bundle_config(
