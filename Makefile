@@ -107,10 +107,10 @@ logs: ## the last run: curve statistics and the evaluation report
 
 status: ## pipeline status and the experiments table
 	$(BIN)/dvc status
-	$(BIN)/dvc exp show --no-pager
+	$(BIN)/dvc exp show --no-pager --only-changed
 
 clean: ## remove pipeline outputs (keeps checkpoints)
-	rm -rf data/prepared models/model models/export metrics/train metrics/eval metrics/eval.json metrics/publish.json results cml
+	rm -rf data/prepared models/model models/export metrics/train metrics/eval metrics/eval.json metrics/headline.json metrics/publish.json results cml
 
 clean-all: clean ## also remove checkpoints, caches and the venv
 	rm -rf models $(VENV) .pytest_cache .ruff_cache

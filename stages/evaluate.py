@@ -1,4 +1,4 @@
-"""evaluate: score test candidates -> metrics/eval.json, plots, failures, report.md.
+"""evaluate: score test candidates -> metrics/eval.json (+ its headline), plots, failures, report.
 With --predictions FILE: accuracy of one completion per question (no reward model)."""
 
 import argparse
@@ -10,6 +10,7 @@ from rewardpipe import stage
 from rewardpipe.data.candidates import load_candidates
 from rewardpipe.evaluation import evaluate_sets, failures, plots, predictions, report
 from rewardpipe.evaluation.scoring import score_sets, subset
+from rewardpipe.headline import headline
 from rewardpipe.inference import RewardModel
 from rewardpipe.io import atomic_dir, read_json, read_jsonl, write_json, write_jsonl, write_text
 from rewardpipe.params import load_section
@@ -21,7 +22,8 @@ def main() -> None:
     ap.add_argument("--model", help="the trained model folder (not with --predictions)")
     ap.add_argument("--test", help="prepared test sets (used unless a candidates file is given)")
     ap.add_argument("--candidates", help="candidates file (default: evaluate.candidates_path)")
-    ap.add_argument("--output", required=True, help="metrics JSON")
+    ap.add_argument("--output", required=True, help="metrics JSON (everything)")
+    ap.add_argument("--headline", help="headline metrics JSON (what `dvc exp show` reads)")
     ap.add_argument("--details", help="folder for plots, failures, report")
     ap.add_argument("--baseline", help="another eval.json: the report shows deltas against it")
     ap.add_argument(
@@ -87,6 +89,8 @@ def run(args: argparse.Namespace, evaluate_params, source: str | None) -> None:
         predictions.write_records_csv(worst, tmp / "failures.csv")
         write_text(tmp / "report.md", report.render_report(metrics, info=info, baseline=baseline))
     write_json(args.output, metrics)
+    if args.headline:
+        write_json(args.headline, headline(metrics, model.config.get("train")))
     bon = metrics["best_of_n"]
     print(
         f"evaluated {metrics['n_prompts']} prompts / {metrics['n_candidates']} candidates in "

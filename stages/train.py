@@ -9,7 +9,7 @@ from tokenizers import Tokenizer
 
 from rewardpipe import model_folder, stage
 from rewardpipe.encoding import Encoder, encode_pairs
-from rewardpipe.io import atomic_dir, read_jsonl, write_json
+from rewardpipe.io import atomic_dir, read_json, read_jsonl, write_json
 from rewardpipe.model import factory
 from rewardpipe.params import load_section, to_dict
 from rewardpipe.training import curves
@@ -73,6 +73,8 @@ def main() -> None:
             progress=not args.no_progress,
         )
     checkpoints.close()
+    summary = Path(args.metrics) / curves.SUMMARY  # the curves' last values
+    last = read_json(summary).get("train", {}) if summary.is_file() else {}
     with atomic_dir(args.out) as tmp:
         model_folder.save(
             tmp,
@@ -80,7 +82,12 @@ def main() -> None:
             tokenizer,
             {
                 "reward": {"mean": result.reward_mean, "std": result.reward_std},
-                "train": {"steps": result.step, "val": result.val, "params": to_dict(train_params)},
+                "train": {
+                    "steps": result.step,
+                    "val": result.val,
+                    "loss": last.get("loss"),
+                    "params": to_dict(train_params),
+                },
             },
         )
     write_json(args.perf, result.perf)

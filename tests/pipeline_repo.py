@@ -55,9 +55,15 @@ def env() -> dict[str, str]:
 
 
 def run(
-    cmd: list[str], cwd: Path, check: bool = True, timeout: int = 900
+    cmd: list[str],
+    cwd: Path,
+    check: bool = True,
+    timeout: int = 900,
+    env_extra: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, cwd=cwd, env=env(), capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        cmd, cwd=cwd, env=env() | (env_extra or {}), capture_output=True, text=True, timeout=timeout
+    )
     if check and proc.returncode != 0:
         raise AssertionError(
             f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
@@ -99,8 +105,10 @@ def make_repo(dest: Path, overrides: dict | None = None) -> Path:
     return dest
 
 
-def dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return run([str(BIN / "dvc"), *args], repo, check=check)
+def dvc(
+    repo: Path, *args: str, check: bool = True, env_extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    return run([str(BIN / "dvc"), *args], repo, check=check, env_extra=env_extra)
 
 
 def stage_cmd(repo: Path, name: str) -> list[str]:

@@ -109,7 +109,8 @@ def test_stage_args_come_from_dvc_yaml_with_replacements(monkeypatch):
     args = cli.stage_args("evaluate", model="m", details=None, baseline="b.json")
     assert args == [
         "--params", "params.yaml", "--model", "m", "--test", "data/prepared/test.jsonl",
-        "--output", "metrics/eval.json", "--baseline", "b.json",
+        "--output", "metrics/eval.json", "--headline", "metrics/headline.json",
+        "--baseline", "b.json",
     ]  # fmt: skip
     with pytest.raises(UserError, match=r"dvc\.yaml: no stage 'nope'"):
         cli.stage_args("nope")
@@ -225,6 +226,7 @@ def test_evaluate_of_another_checkpoint_runs_the_stage_to_results(recorded, tmp_
     assert cmd[cmd.index("--model") + 1] == str(model.resolve())
     assert cmd[cmd.index("--output") + 1] == str(REPO / "results" / "eval.json")
     assert cmd[cmd.index("--details") + 1] == str(REPO / "results" / "eval")
+    assert "--headline" not in cmd  # the pipeline's headline metrics are left alone
     assert recorded[0]["params"]["evaluate"]["num_samples"] == 5
 
 
@@ -409,21 +411,21 @@ def test_e2e_train_records_experiments_in_dvc_exp_show(e2e):
     assert exps["exp-a"]["params"]["params.yaml"]["data"]["train"]["lr"] != 0.004
     for name in ("exp-a", "exp-b"):
         metrics = exps[name]["metrics"]
-        assert "data" in metrics["metrics/eval.json"], (
+        assert "data" in metrics["metrics/headline.json"], (
             f"{name}: no eval metrics recorded: {metrics}"
         )
-        assert metrics["metrics/train/metrics.json"]["data"]["step"] == 12
+        assert metrics["metrics/headline.json"]["data"]["steps"] == 12
 
 
 @pytest.mark.slow
 def test_e2e_monitor_one_run_shows_its_metrics_and_curves(e2e):
     out = rp(e2e, "monitor", "--run", "exp-a", "--width", "60", "--height", "10").stdout
-    pairwise = exp_rows(e2e)["exp-a"]["metrics"]["metrics/eval.json"]["data"]["ranking"][
+    pairwise = exp_rows(e2e)["exp-a"]["metrics"]["metrics/headline.json"]["data"][
         "pairwise_accuracy"
     ]
     assert out.startswith("run exp-a (rev ")
-    assert f"ranking.pairwise_accuracy {pairwise:.4f}".split() == next(
-        line.split() for line in out.splitlines() if line.startswith("ranking.pairwise_accuracy ")
+    assert f"pairwise_accuracy {pairwise:.4f}".split() == next(
+        line.split() for line in out.splitlines() if line.startswith("pairwise_accuracy ")
     )
     for curve in ("train/loss", "val/accuracy", "val/loss"):
         assert any(line.startswith(curve + " ") for line in out.splitlines()), curve

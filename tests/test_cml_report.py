@@ -40,7 +40,18 @@ def test_headline_table_compares_main_and_pr():
         "-0.0417",
     ]
     assert table_row(report, "Best-of-N exact accuracy")[1:] == ["0.2500", "0.1250", "-0.1250"]
-    assert table_row(report, "Oracle (any correct)")[1:] == ["1.0000", "1.0000", "+0.0000"]
+    assert table_row(report, "Best baseline exact accuracy (rule_based)")[1:] == [
+        "0.2500",
+        "0.2500",
+        "+0.0000",
+    ]
+    assert table_row(report, "Best-of-N over the best baseline")[1:] == [
+        "0.0000",
+        "-0.1250",
+        "-0.1250",
+    ]
+    # the headline is what `dvc exp show` shows: no oracle, no per-kind rows, no counts
+    assert "Oracle" not in report.split("### Headline metrics")[1].split("\n\n")[1]
     assert "No baseline" not in report
 
 

@@ -55,6 +55,13 @@ def test_every_target_is_phony():
     assert set(TARGETS) <= declared, set(TARGETS) - declared
 
 
+def test_status_shows_only_what_differs_between_experiments():
+    assert dry("status") == [
+        ".venv/bin/dvc status",
+        ".venv/bin/dvc exp show --no-pager --only-changed",
+    ]
+
+
 def test_test_target_installs_dev_tools_then_runs_pytest():
     assert dry("test") == ["scripts/setup.sh dev", ".venv/bin/pytest -q"]
     assert dry("test-quick") == ['.venv/bin/pytest -q -m "not slow"']

@@ -10,7 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from pipeline_repo import GSM8K, dvc, env, make_repo, stage_cmd
+from pipeline_repo import GSM8K, dvc, env, make_repo, run, stage_cmd
+
+from rewardpipe import headline
 
 pytestmark = pytest.mark.slow
 
@@ -88,6 +90,7 @@ def test_full_pipeline_repro_noop_and_experiments(tmp_path):
         "metrics/train/metrics.json",
         "models/export/README.md",
         "metrics/publish.json",
+        "metrics/headline.json",
     ):
         assert (repo / path).is_file(), path
     first = json.loads((repo / "metrics/eval.json").read_text())
@@ -96,15 +99,38 @@ def test_full_pipeline_repro_noop_and_experiments(tmp_path):
     for name in ("Loss", "Pairwise accuracy", "ROC", "Reward histogram", "Reliability"):
         assert plots[name][0]["content"]["data"]["values"], name
 
-    dvc(repo, "exp", "run", "-n", "longer", "-S", "train.steps=24", "-S", "train.lr=0.002")
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "baseline run"], repo)  # as a user commits dvc.lock and metrics
+    dvc(repo, "exp", "run", "-n", "higher-lr", "-S", "train.lr=0.01")
     diff = json.loads(dvc(repo, "metrics", "diff", "HEAD", "--json").stdout)
-    assert "metrics/eval.json" in diff and "metrics/train/metrics.json" in diff
+    assert set(diff) == {"metrics/headline.json"}
     rows = {r["name"]: r for r in _exp_rows(repo)}
-    exp = rows["longer"]
-    assert exp["params"]["params.yaml"]["data"]["train"]["steps"] == 24
-    assert exp["metrics"]["metrics/train/metrics.json"]["data"]["step"] == 24
-    assert "ranking" in exp["metrics"]["metrics/eval.json"]["data"]
+    exp = rows["higher-lr"]
+    assert exp["params"]["params.yaml"]["data"]["train"]["lr"] == 0.01
+    metrics = exp["metrics"]
+    assert list(metrics) == ["metrics/headline.json"]
+    shown = metrics["metrics/headline.json"]["data"]
+    assert list(shown) == list(headline.NAMES) and shown["steps"] == 12
+    for name, value in shown.items():  # rates, no counts or strings (steps aside)
+        assert isinstance(value, float) or name == "steps", (name, value)
     assert json.loads((repo / "metrics/eval.json").read_text()) != first
+
+    # what a person sees in a 120-column terminal: the runs and the headline, leftmost first
+    base = json.loads(
+        run(["git", "show", "HEAD:metrics/headline.json"], repo).stdout
+    )  # the committed baseline run
+    changed = [n for n in headline.NAMES if shown[n] != base[n]]
+    table = dvc(
+        repo, "exp", "show", "--only-changed", "--no-pager", env_extra={"COLUMNS": "120"}
+    ).stdout
+    assert max(len(line) for line in table.splitlines()) <= 120, table
+    for text in ("Experiment", "higher-lr", *changed[:2]):
+        assert text in table, (text, table)
+    header = dvc(repo, "exp", "show", "--only-changed", "--md").stdout.splitlines()[0]
+    columns = [c.strip() for c in header.strip("|").split("|")]
+    assert columns[:2] == ["Experiment", "Created"] and columns[2 : 2 + len(changed)] == changed
+    assert "train.lr" in columns and len(columns) <= 30, columns
+    print(table)  # for the README
 
 
 def _train(repo: Path, **kw) -> subprocess.Popen:

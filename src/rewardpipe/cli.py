@@ -641,7 +641,11 @@ def evaluate_direct(
     replace: dict[str, Any] = {}  # dvc.yaml's paths, except these (None: drop the flag)
     if adhoc:
         output = output or ADHOC_OUTPUT
-        replace |= {"output": output.resolve(), "details": output.with_suffix("").resolve()}
+        replace |= {
+            "output": output.resolve(),
+            "details": output.with_suffix("").resolve(),
+            "headline": None,  # the pipeline's headline metrics describe the pipeline's model
+        }
     else:
         output = Path(flag_value(stage_args("evaluate"), "--output"))
     if predictions:

@@ -17,39 +17,26 @@ from pathlib import Path
 from typing import Any
 
 from rewardpipe.errors import UserError
+from rewardpipe.headline import EVAL, best_baseline, headline, lookup
 
 WATERMARK = "rewardpipe-report"
-HEADLINE = (
-    ("Pairwise accuracy", "ranking.pairwise_accuracy"),
-    ("AUC", "ranking.auc"),
-    ("Best-of-N exact accuracy", "best_of_n.exact_accuracy.value"),
-    ("Weighted-vote exact accuracy", "weighted_vote.exact_accuracy.value"),
-    ("Random pick (baseline)", "baselines.random.exact_accuracy.value"),
-    ("Majority vote (baseline)", "baselines.majority_vote.exact_accuracy.value"),
-    ("Oracle (any correct)", "baselines.oracle.exact_accuracy.value"),
-    ("Reward-length correlation", "ranking.length_correlation"),
-)
-
-
-def lookup(metrics: dict[str, Any] | None, dotted: str) -> Any:
-    """`a.b.c` in a nested dict, or None."""
-    node: Any = metrics
-    for key in dotted.split("."):
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return node
 
 
 def headline_table(current: dict[str, Any], baseline: dict[str, Any] | None) -> str:
-    """Markdown table of the headline eval metrics: main, this PR and the change."""
+    """Markdown table of the headline eval metrics (`rewardpipe.headline`, what `dvc exp show`
+    shows) of two full eval.json files: main, this PR and the change."""
     from rewardpipe.evaluation.report import fmt, fmt_delta
 
+    now_all = headline(current)
+    base_all = headline(baseline) if baseline else {}
     lines = ["| Metric | main | this PR | change |", "| --- | ---: | ---: | ---: |"]
-    for label, key in HEADLINE:
-        now, base = lookup(current, key), lookup(baseline, key)
+    best, _ = best_baseline(current)
+    for name, label, _ in EVAL:
+        now, base = now_all.get(name), base_all.get(name)
         if now is None and base is None:
             continue
+        if name == "baseline_exact" and best:
+            label = f"{label} ({best})"
         lines.append(f"| {label} | {fmt(base)} | {fmt(now)} | {fmt_delta(now, base)} |")
     return "\n".join(lines)
 

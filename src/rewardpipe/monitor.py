@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rewardpipe import headline
 from rewardpipe.errors import UserError
 
 Curve = list[tuple[float, float]]
@@ -27,14 +28,7 @@ Curves = dict[str, Curve]
 WORKSPACE = "workspace"
 METRICS_DIR = "metrics/train"
 DEFAULT_PLOTS = ("train/loss", "val/loss", "val/accuracy")
-HEADLINE = (
-    "val.accuracy",
-    "val.loss",
-    "ranking.pairwise_accuracy",
-    "ranking.auc",
-    "best_of_n.exact_accuracy.value",
-    "weighted_vote.exact_accuracy.value",
-)
+HEADLINE = headline.NAMES
 EXPORT_FORMATS = ("json", "csv")
 MARKERS = ("hd", "x", "o", "+", "*", "#", "@", "%")
 
@@ -403,24 +397,7 @@ def compare_report(
     return "\n".join(parts).rstrip() + "\n"
 
 
-_DETAIL_PREFIXES = (
-    "baselines.",
-    "ranking.by_kind.",
-    "counts.",
-    "lengths.",
-    "validation.",
-    "shortcut_audit.",
-    "tokenizer.",
-)
-
-
 def _headline_first(metrics: dict[str, float]) -> list[str]:
-    """Headline metrics, then the other summary metrics; per-kind, baseline and data-statistics
-    details are left to `dvc metrics show`."""
+    """The headline metrics in their order, then any other metric a user declared."""
     head = [k for k in HEADLINE if k in metrics]
-    rest = sorted(
-        k
-        for k in metrics
-        if k not in head and not k.startswith(_DETAIL_PREFIXES) and not k.endswith(".count")
-    )
-    return head + rest
+    return head + sorted(k for k in metrics if k not in head)

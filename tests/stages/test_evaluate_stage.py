@@ -12,6 +12,8 @@ import pytest
 import yaml
 from publish_support import tiny_model_folder
 
+from rewardpipe import headline
+
 ROOT = Path(__file__).resolve().parents[2]
 
 SETS = [
@@ -68,11 +70,21 @@ def test_evaluates_a_candidates_file(tmp_path, model_dir):
         str(cands),
         "--output",
         str(out),
+        "--headline",
+        str(tmp_path / "headline.json"),
         "--details",
         str(details),
     )
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads(out.read_text())
+    shown = json.loads((tmp_path / "headline.json").read_text())
+    assert list(shown) == list(headline.NAMES)
+    assert shown["pairwise_accuracy"] == metrics["ranking"]["pairwise_accuracy"]
+    assert shown["bon_exact"] == metrics["best_of_n"]["exact_accuracy"]["value"]
+    assert shown["val_accuracy"] == 0.75 and shown["steps"] == 3  # the model's train record
+    best = max(metrics["baselines"][b]["exact_accuracy"]["value"] for b in headline.BASELINES)
+    assert shown["baseline_exact"] == best
+    assert shown["bon_over_baseline"] == pytest.approx(shown["bon_exact"] - best)
     assert metrics["n_prompts"] == 10 and metrics["n_candidates"] == 30
     assert set(metrics["baselines"]) == {
         "random",

@@ -449,6 +449,6 @@ def _reproduce(config: dict[str, Any]) -> str:
         "```bash\n"
         f"{checkout}"
         "dvc repro            # prepare -> train -> evaluate -> publish (models/export)\n"
-        "dvc metrics show     # eval.json, as in this card\n"
+        "dvc metrics show     # the headline metrics (all figures: metrics/eval.json)\n"
         "```"
     )
