@@ -201,6 +201,22 @@ def test_invalid_utf8_names_file_and_line(tmp_path):
         read_json(path)
 
 
+def test_a_lone_surrogate_escape_names_file_line_and_field(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text(
+        '{"question": "ok \\ud83d\\ude00"}\n{"candidates": ["fine", {"text": "x\\ud800"}]}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(UserError) as err:
+        read_jsonl(path)
+    assert str(err.value) == (
+        f"{path}:2: candidates[1].text: not valid Unicode text (lone surrogate '\\ud800' at "
+        "character 1)"
+    )  # a proper surrogate pair (line 1) is an emoji, and fine
+    path.write_text('{"q": "\\ud83d\\ude00"}\n', encoding="utf-8")
+    assert read_jsonl(path) == [{"q": "\U0001f600"}]
+
+
 def test_read_json_errors_name_the_file(tmp_path):
     path = tmp_path / "x.json"
     path.write_text('{\n  "a": 1,\n}\n', encoding="utf-8")

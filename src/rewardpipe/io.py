@@ -201,7 +201,28 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 raise UserError(f"{path}:{i}: not valid JSON: {exc.msg}") from exc
             if not isinstance(row, dict):
                 raise UserError(f"{path}:{i}: expected a JSON object, got {type(row).__name__}")
+            if "\\ud" in line.lower():  # a \uD800-\uDFFF escape can decode to a lone surrogate
+                _check_text(row, f"{path}:{i}")
             yield i, row
+
+
+def _check_text(value: Any, where: str, field: str = "") -> None:
+    """Every string in a parsed JSON value is encodable text (no lone surrogates)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, where, field)
+            _check_text(item, where, f"{field}.{key}" if field else str(key))
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            _check_text(item, where, f"{field}[{n}]")
+    elif isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise UserError(
+                f"{where}: {field or 'key'}: not valid Unicode text (lone surrogate "
+                f"{value[exc.start]!r} at character {exc.start})"
+            ) from exc
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
