@@ -241,6 +241,30 @@ def test_gemma3_multimodal_config_reads_text_config(
     assert hub_style.layer_types[0] == "sliding_attention"
 
 
+def test_pre_transformers_5_rope_fields(checkpoints: dict[str, tuple[Any, Path]]) -> None:
+    """Hub configs written before transformers 5 use rope_theta + rope_scaling (and, for Gemma 3,
+    rope_local_base_freq) instead of rope_parameters."""
+    llama = json.loads((checkpoints["llama3"][1] / "config.json").read_text())
+    expected = DecoderConfig.from_hf(llama)
+    params = llama.pop("rope_parameters")
+    old = {**llama, "rope_theta": params.pop("rope_theta"), "rope_scaling": params}
+    assert DecoderConfig.from_hf(old) == expected
+    assert expected.rope.kind == "llama3"
+
+    gemma = json.loads((checkpoints["gemma3"][1] / "config.json").read_text())
+    expected = DecoderConfig.from_hf(gemma)
+    params = gemma.pop("rope_parameters")
+    full = params["full_attention"]
+    old = {
+        **gemma,
+        "rope_theta": full.pop("rope_theta"),
+        "rope_local_base_freq": params["sliding_attention"]["rope_theta"],
+        "rope_scaling": full,
+    }
+    assert DecoderConfig.from_hf(old) == expected
+    assert (expected.rope.kind, expected.local_rope.theta) == ("linear", 100.0)
+
+
 def test_unknown_model_type_and_missing_field(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps({**TINY, "model_type": "mistral"}))
     with pytest.raises(UserError, match=r"config\.json: model_type: .*'mistral'"):

@@ -259,7 +259,12 @@ class Block(nnx.Module):
 
 
 class DecoderRewardModel(nnx.Module):
-    """tokens int32[B,T], mask bool[B,T] (True = real token, right padding) -> reward float32[B]."""
+    """tokens int32[B,T], mask bool[B,T] (True = real token, right padding) -> reward float32[B].
+
+    The reward is read at the mask's last real token. transformers instead takes the rightmost
+    token whose id is not pad_token_id: the same unless a sequence ends in the pad id (e.g. an
+    EOS that doubles as pad), where transformers reads the token before it.
+    """
 
     def __init__(self, config: DecoderConfig, *, rngs: nnx.Rngs):
         cfg, D = config, config.hidden_size
