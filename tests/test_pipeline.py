@@ -60,8 +60,9 @@ def test_prepare_synthetic_noop_and_experiment(tmp_path):
     assert "negs2" in rows
     params = rows["negs2"]["params"]["params.yaml"]["data"]["prepare"]
     assert params["negatives_per_question"] == 2
-    metrics = rows["negs2"]["metrics"]["data/prepared/stats.json"]["data"]
-    assert metrics["counts"]["test"]["candidates"] == 3 * metrics["counts"]["test"]["prompts"]
+    assert "data/prepared/stats.json" not in rows["negs2"]["metrics"]  # data stats: no metric
+    stats = json.loads((prepared / "stats.json").read_text())  # the experiment's, in the workspace
+    assert stats["counts"]["test"]["candidates"] == 3 * stats["counts"]["test"]["prompts"]
 
 
 @pytest.mark.skipif(not GSM8K.is_dir(), reason="../shared/data/gsm8k not present")
