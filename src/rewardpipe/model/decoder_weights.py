@@ -131,5 +131,6 @@ def decoder_state_dict(model: DecoderRewardModel) -> dict[str, np.ndarray]:
         if key.endswith(".kernel") and f"{prefix}.lora.lora_a" in flat:
             value = value + scale * (flat[f"{prefix}.lora.lora_a"] @ flat[f"{prefix}.lora.lora_b"])
         name, transpose = hf_name(key)
-        out[name] = np.array(value.T if transpose else value, dtype=np.float32)  # writable copy
+        # A writable C-order copy: safetensors writes the raw buffer, whatever its strides.
+        out[name] = np.array(value.T if transpose else value, dtype=np.float32, order="C")
     return out
