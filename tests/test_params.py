@@ -208,3 +208,27 @@ def test_model_config_is_derived_from_model_params_and_shares_its_checks():
         ModelConfig(d_model=30, n_heads=4)
     with pytest.raises(UserError, match=r"params.yaml: model.d_model: expected divisible"):
         section_from_dict("model", {"d_model": 30, "n_heads": 4})
+
+
+def test_decoder_backbone_needs_a_hugging_face_folder(tmp_path):
+    with pytest.raises(UserError, match=r"model\.pretrained: expected a Hugging Face model folder"):
+        section_from_dict("model", {"backbone": "decoder"})
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(UserError, match=r"model\.pretrained: .*missing: tokenizer\.json, tok"):
+        section_from_dict("model", {"backbone": "decoder", "pretrained": str(tmp_path)})
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (tmp_path / name).write_text("{}")
+    model = section_from_dict(
+        "model", {"backbone": "decoder", "pretrained": str(tmp_path), "lora_targets": ["q_proj"]}
+    )
+    assert model.lora_targets == ["q_proj"]
+    with pytest.raises(UserError, match=r"model\.dropout: expected 0 when backbone is decoder"):
+        section_from_dict(
+            "model", {"backbone": "decoder", "pretrained": str(tmp_path), "dropout": 0.1}
+        )
+
+
+@pytest.mark.parametrize("targets", [[], ["q_proj", "q_proj"], ["qkv"]])
+def test_lora_targets_are_known_distinct_modules(targets):
+    with pytest.raises(UserError, match=r"model\.lora_targets: expected a non-empty list"):
+        section_from_dict("model", {"lora_targets": targets})

@@ -19,7 +19,10 @@ from rewardpipe.errors import UserError
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 SOURCES = ("synthetic", "hub", "local")
 DATASETS = ("gsm8k", "preference", "rubric", "custom")
-BACKBONES = ("transformer", "bert")
+BACKBONES = ("transformer", "bert", "decoder")
+# Decoder modules LoRA can adapt: the attention and MLP projections (the default: all of them).
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+DECODER_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json")
 PRECISIONS = ("float32", "bfloat16")
 NEGATIVE_KINDS = (
     "final_answer", "arithmetic", "operator", "quantity", "extra_step", "drop_step", "foreign",
@@ -156,6 +159,7 @@ class ModelParams:
     dropout: float = 0.0
     lora_rank: int = 0
     lora_alpha: float = 16.0
+    lora_targets: list[str] = field(default_factory=lambda: list(LORA_TARGETS))
 
     def check(self) -> None:
         s = "model"
@@ -166,6 +170,34 @@ class ModelParams:
             "pretrained",
             "a folder with config.json, model.safetensors, tokenizer.json when backbone is bert",
             self.pretrained,
+        )
+        _check(
+            self.backbone != "decoder" or bool(self.pretrained),
+            s,
+            "pretrained",
+            "a Hugging Face model folder (config.json, tokenizer.json, tokenizer_config.json, "
+            "safetensors weights) when backbone is decoder",
+            self.pretrained,
+        )
+        if self.backbone == "decoder":
+            missing = [f for f in DECODER_FILES if not (Path(self.pretrained) / f).is_file()]
+            _check(
+                not missing,
+                s,
+                "pretrained",
+                f"a Hugging Face model folder with {', '.join(DECODER_FILES)} "
+                f"(missing: {', '.join(missing)})",
+                self.pretrained,
+            )
+            _check(self.dropout == 0, s, "dropout", "0 when backbone is decoder", self.dropout)
+        _check(
+            bool(self.lora_targets)
+            and all(t in LORA_TARGETS for t in self.lora_targets)
+            and len(set(self.lora_targets)) == len(self.lora_targets),
+            s,
+            "lora_targets",
+            f"a non-empty list of distinct module names from {', '.join(LORA_TARGETS)}",
+            self.lora_targets,
         )
         check_architecture(self)
 

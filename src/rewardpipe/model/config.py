@@ -6,10 +6,10 @@ import dataclasses
 from typing import Any
 
 from rewardpipe.errors import UserError
-from rewardpipe.params import BACKBONES, PRECISIONS, ModelParams, check_architecture
+from rewardpipe.params import PRECISIONS, ModelParams, check_architecture
 
 _CHOICES = {
-    "backbone": BACKBONES,
+    "backbone": ("transformer", "bert"),  # a decoder backbone is a DecoderConfig
     "norm": ("pre", "post"),
     "pooling": ("last", "cls", "mean"),
     "activation": ("gelu", "gelu_exact"),

@@ -17,11 +17,10 @@ import numpy as np
 from flax import nnx
 
 from rewardpipe.errors import UserError
-from rewardpipe.params import PRECISIONS
+from rewardpipe.params import LORA_TARGETS, PRECISIONS
 
 _init = nnx.initializers.normal(0.02)
 FAMILIES = ("llama", "qwen2", "qwen3", "gemma3_text")
-LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 ROPE_TYPES = ("default", "linear", "llama3")
 # Fields a caller may set on top of config.json; the rest are fixed by the pretrained weights.
 OVERRIDABLE = ("compute_dtype", "lora_rank", "lora_alpha", "lora_targets")
@@ -291,7 +290,11 @@ class DecoderRewardModel(nnx.Module):
             x = block(x, local if block.sliding else causal)
         return self.norm(x)
 
-    def __call__(self, tokens: jax.Array, mask: jax.Array) -> jax.Array:
+    def __call__(
+        self, tokens: jax.Array, mask: jax.Array, *, deterministic: bool = True
+    ) -> jax.Array:
+        """`deterministic` is accepted for the training loop's sake and ignored (no dropout)."""
+        del deterministic
         h = self.hidden(tokens, mask).astype(jnp.float32)
         last = mask.shape[1] - 1 - jnp.argmax(mask[:, ::-1], axis=1)  # last real token
         return self.score(jnp.take_along_axis(h, last[:, None, None], axis=1)[:, 0])[:, 0]
