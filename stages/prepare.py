@@ -44,7 +44,9 @@ def main() -> None:
         columns=columns,
         source_hash=content_hash(raw),
         tokenizer=(
-            load_pretrained(model_params.pretrained) if model_params.backbone == "bert" else None
+            load_pretrained(model_params.pretrained)
+            if model_params.backbone in ("bert", "decoder")
+            else None
         ),
         candidates=load_candidates(prepare_params.candidates_path)
         if prepare_params.candidates_path

@@ -8,7 +8,8 @@ from dvclive import Live
 from tokenizers import Tokenizer
 
 from rewardpipe import model_folder, stage
-from rewardpipe.encoding import Encoder, encode_pairs
+from rewardpipe.chat_format import PromptFormat
+from rewardpipe.encoding import Encoder, PromptEncoder, encode_pairs
 from rewardpipe.io import atomic_dir, read_json, read_jsonl, write_json
 from rewardpipe.model import factory
 from rewardpipe.params import load_section, to_dict
@@ -32,7 +33,15 @@ def main() -> None:
     train_params = load_section(args.params, "train")
     data = Path(args.data)
     tokenizer = Tokenizer.from_file(str(data / "tokenizer.json"))
-    encoder = Encoder(tokenizer, model_params.max_len)
+    decoder = model_params.backbone == "decoder"
+    if decoder:  # the pretrained folder's chat template (or question\n\nsolution + EOS)
+        encoder = PromptEncoder(
+            PromptFormat.from_folder(model_params.pretrained),
+            model_params.max_len,
+            model_folder.decoder_pad_id(model_params.pretrained),
+        )
+    else:
+        encoder = Encoder(tokenizer, model_params.max_len)
     chosen, rejected = encode_pairs(read_jsonl(data / "train.jsonl"), encoder)
     val_chosen, val_rejected = encode_pairs(read_jsonl(data / "val.jsonl"), encoder)
     pad = encoder.specials.pad
@@ -89,6 +98,8 @@ def main() -> None:
                     "params": to_dict(train_params),
                 },
             },
+            pretrained=model_params.pretrained if decoder else None,
+            max_len=model_params.max_len if decoder else None,
         )
     write_json(args.perf, result.perf)
     print(

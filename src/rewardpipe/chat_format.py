@@ -126,6 +126,33 @@ class PromptFormat:
             ids = [*ids[: max_len - 1], ids[-1]]
         return ids
 
+    def pad_id(self, vocab_size: int, preferred: int | None = None) -> int:
+        """A pad id that no formatted text contains, so that transformers' pooling (the last
+        token whose id is not pad_token_id) reads the same token as the mask does.
+
+        In order: `preferred` (config.json's pad_token_id), the tokenizer's pad_token, the first
+        embedding row beyond the tokenizer's vocabulary, then the first special token; the first
+        that is below `vocab_size` and absent from a formatted probe pair wins. (A text that
+        itself spells the chosen special token, or a template ending in a content token, could
+        still differ; neither happens with the supported families' templates.)"""
+        used = set(self.encode("What is 2 + 3?", "2 + 3 = 5. #### 5", max_len=1 << 30))
+        vocab = self.tokenizer.get_vocab_size(with_added_tokens=True)
+        pad_token = self.special_tokens.get("pad_token")
+        added = self.tokenizer.get_added_tokens_decoder()
+        candidates = [
+            preferred,
+            self.tokenizer.token_to_id(pad_token) if pad_token else None,
+            *range(vocab, min(vocab + 1, vocab_size)),
+            *sorted(i for i, token in added.items() if token.special),
+        ]
+        for candidate in candidates:
+            if candidate is not None and 0 <= candidate < vocab_size and candidate not in used:
+                return int(candidate)
+        raise UserError(
+            f"{self.template_source or TOKENIZER_FILE}: no token id free for padding (every "
+            "special token appears in formatted text and the vocabulary fills the embeddings)"
+        )
+
 
 def _token(value: Any, where: str) -> str | None:
     """A special token from the config: a string, or a dict (AddedToken) with a `content` string."""

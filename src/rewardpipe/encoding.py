@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tokenizers import Tokenizer
 
 from rewardpipe.errors import UserError
+
+if TYPE_CHECKING:
+    from rewardpipe.chat_format import PromptFormat
 
 SPECIAL_NAMES = {
     "pad": ("<pad>", "[PAD]"),
@@ -73,6 +76,28 @@ class Encoder:
 
     def clear(self) -> None:
         self._cache.clear()
+
+
+class PromptEncoder:
+    """A decoder backbone's encoding: `PromptFormat.encode` (its chat template, or
+    `question\n\nsolution` + EOS), the same interface as `Encoder`. `specials.pad` is the pad
+    id; sep and cls are unused and set to it."""
+
+    def __init__(self, prompt_format: PromptFormat, max_len: int, pad_id: int):
+        self.format, self.max_len = prompt_format, max_len
+        self.specials = Specials(pad=pad_id, sep=pad_id, cls=pad_id)
+
+    def encode(self, prompts: Sequence[str], solutions: Sequence[str]) -> list[np.ndarray]:
+        if len(prompts) != len(solutions):
+            raise ValueError(f"{len(prompts)} prompts but {len(solutions)} solutions")
+        check_texts(prompts, solutions)
+        return [
+            np.asarray(self.format.encode(p, s, self.max_len), dtype=np.int32)
+            for p, s in zip(prompts, solutions, strict=True)
+        ]
+
+    def clear(self) -> None:
+        pass
 
 
 def invalid_text(text: Any) -> str | None:

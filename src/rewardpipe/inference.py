@@ -14,19 +14,33 @@ from flax import nnx
 from tokenizers import Tokenizer
 
 from rewardpipe import model_folder
-from rewardpipe.encoding import Encoder, bucket_length, invalid_text, pad_batch
+from rewardpipe.chat_format import PromptFormat
+from rewardpipe.encoding import Encoder, PromptEncoder, bucket_length, invalid_text, pad_batch
 from rewardpipe.errors import UserError
 from rewardpipe.io import atomic_path, read_jsonl, sha256_file
-from rewardpipe.model import RewardTransformer
+from rewardpipe.model import DecoderRewardModel, RewardTransformer
 
 
 class RewardModel:
-    """A reward model with its tokenizer: `(prompt, completion) -> float`."""
+    """A reward model with its tokenizer: `(prompt, completion) -> float`. A decoder model comes
+    with its `PromptFormat` (chat template) and reads max_len and pad id from `config`."""
 
-    def __init__(self, model: RewardTransformer, tokenizer: Tokenizer, config: dict[str, Any]):
+    def __init__(
+        self,
+        model: RewardTransformer | DecoderRewardModel,
+        tokenizer: Tokenizer | PromptFormat,
+        config: dict[str, Any],
+    ):
         self.config = config
-        self.max_len = model.config.max_len
-        self.encoder = Encoder(tokenizer, self.max_len)
+        self.encoder: Encoder | PromptEncoder
+        if isinstance(model, DecoderRewardModel):
+            self.max_len = int(config["model"]["max_len"])
+            self.encoder = PromptEncoder(
+                tokenizer, self.max_len, int(config["model"]["pad_token_id"])
+            )
+        else:
+            self.max_len = model.config.max_len
+            self.encoder = Encoder(tokenizer, self.max_len)
         reward = config.get("reward", {})
         self.reward_mean = float(reward.get("mean", 0.0))
         self.reward_std = float(reward.get("std", 1.0)) or 1.0

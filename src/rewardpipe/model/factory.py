@@ -4,14 +4,27 @@ from __future__ import annotations
 
 from rewardpipe.model.bert import load_bert
 from rewardpipe.model.config import ModelConfig
+from rewardpipe.model.decoder import DecoderRewardModel
+from rewardpipe.model.decoder_weights import load_decoder
 from rewardpipe.model.transformer import RewardTransformer, make_rngs
 from rewardpipe.params import ModelParams
 
 
 def create(
     model_params: ModelParams, *, vocab_size: int, pad_id: int, precision: str, seed: int
-) -> RewardTransformer:
-    """From scratch (`backbone: transformer`) or from a pretrained BERT folder (`backbone: bert`)."""
+) -> RewardTransformer | DecoderRewardModel:
+    """From scratch (`backbone: transformer`), from a pretrained BERT folder (`backbone: bert`)
+    or from a Hugging Face decoder folder (`backbone: decoder`; its own vocabulary: `vocab_size`
+    and `pad_id` are not used)."""
+    if model_params.backbone == "decoder":
+        return load_decoder(
+            model_params.pretrained,
+            seed=seed,
+            compute_dtype=precision,
+            lora_rank=model_params.lora_rank,
+            lora_alpha=model_params.lora_alpha,
+            lora_targets=tuple(model_params.lora_targets),
+        )
     if model_params.backbone == "bert":
         model, _ = load_bert(
             model_params.pretrained,

@@ -183,7 +183,8 @@ def train(
     from that checkpoint's curves (`curves.restore`) before opening `live`."""
     start = time.perf_counter()
     mesh = sharding.data_mesh()
-    max_len, pad_id = model.config.max_len, batcher.pad_id
+    # A decoder's config has no max_len: the batcher's (model.max_len) bounds its sequences.
+    max_len, pad_id = getattr(model.config, "max_len", batcher.max_len), batcher.pad_id
     state, config = init_state(model, tp, mesh)
     sharding.check_divisible(2 * tp.batch_size, mesh, "2 × train.batch_size")
     sharding.check_divisible(2 * val.batch_size, mesh, "2 × val batch size")
