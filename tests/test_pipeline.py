@@ -228,3 +228,45 @@ def test_pretrained_bert_with_lora_through_the_pipeline(tmp_path):
     assert config["model"]["norm"] == "post" and config["model"]["lora_rank"] == 0
     assert config["lora"] == {"alpha": 16.0, "merged": True, "rank": 4}
     assert json.loads((repo / "metrics/publish.json").read_text())["validated"] is True
+
+
+def test_pretrained_decoder_with_lora_through_train_and_evaluate(tmp_path):
+    from decoder_support import tiny_llama
+    from tokenizers import Tokenizer
+
+    from rewardpipe.inference import RewardModel
+
+    llama = tiny_llama(tmp_path / "llama")
+    repo = make_repo(tmp_path / "repo", {"train": {"steps": 4, "eval_every": 4, "save_every": 4}})
+    dvc(
+        repo,
+        "exp",
+        "run",
+        "-n",
+        "llama",
+        "-S",
+        "model.backbone=decoder",
+        "-S",
+        f"model.pretrained={llama}",
+        "-S",
+        "model.lora_rank=4",
+        "-S",
+        "model.max_len=96",
+        "evaluate",
+    )
+    stats = json.loads((repo / "data/prepared/stats.json").read_text())
+    vocab = Tokenizer.from_file(str(llama / "tokenizer.json")).get_vocab_size()
+    assert stats["tokenizer"]["vocab_size"] == vocab  # the backbone's own tokenizer
+    config = json.loads((repo / "models/model/config.json").read_text())
+    assert config["architectures"] == ["LlamaForSequenceClassification"]
+    assert config["rewardpipe"]["lora"]["rank"] == 4
+    assert config["rewardpipe"]["train"]["steps"] == 4
+    eval_metrics = json.loads((repo / "metrics/eval.json").read_text())
+    assert eval_metrics["n_candidates"] > 0
+    model = RewardModel.from_pretrained(repo / "models/model")
+    assert len(model.score_batch(["What is 2 + 3?"], ["#### 5"])) == 1
+    # The bundle format holds a RewardTransformer: publish says so instead of a traceback.
+    proc = dvc(repo, "repro", "publish", check=False)
+    assert proc.returncode != 0
+    assert "error: publish: model.backbone decoder cannot be exported" in proc.stderr
+    assert "Traceback" not in proc.stderr
