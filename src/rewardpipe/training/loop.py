@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
@@ -106,9 +107,14 @@ def eval_step(
 
 
 def init_state(
-    model: RewardTransformer, tp: TrainParams, mesh: jax.sharding.Mesh
+    model: RewardTransformer,
+    tp: TrainParams,
+    mesh: jax.sharding.Mesh,
+    place: Callable[[Any, jax.sharding.Mesh], Any] = sharding.replicate,
 ) -> tuple[TrainState, StepConfig]:
-    """Split the model into a replicated `TrainState` and the static `StepConfig`."""
+    """Split the model into a `TrainState` on `mesh` and the static `StepConfig`. `place` puts
+    the state on the mesh: replicated (data parallel, the default) or e.g. `sharding.place`
+    (FSDP: params and the optimizer state that mirrors them sharded on the `fsdp` axis)."""
     graphdef, params, rest = nnx.split(model, trainable_filter(model.config), ...)
     tx = optimizer(
         lr=tp.lr,
@@ -121,7 +127,7 @@ def init_state(
     params, rest = nnx.as_pure(params), nnx.as_pure(rest)
     state = TrainState(params, tx.init(params), rest)
     config = StepConfig(graphdef, tx, tp.margin, tp.center_coef)
-    return sharding.replicate(state, mesh), config
+    return place(state, mesh), config
 
 
 def merge(state: TrainState, config: StepConfig) -> RewardTransformer:
