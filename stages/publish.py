@@ -40,13 +40,6 @@ def main() -> None:
     args = ap.parse_args()
     sections = {name: load_section(args.params, name) for name in (*RUN_SECTIONS, "publish")}
     publish_params = sections["publish"]
-    if sections["model"].backbone == "decoder":
-        raise UserError(
-            "publish: model.backbone decoder cannot be exported as a bundle yet (the bundle "
-            f"format holds a RewardTransformer). {args.model} is itself a Hugging Face "
-            "*ForSequenceClassification folder: load it with transformers' "
-            "AutoModelForSequenceClassification or RewardModel.from_pretrained."
-        )
     if not args.validate_only and not (args.eval and args.metrics):
         ap.error("--eval and --metrics are required unless --validate-only")
     validate_only = args.validate_only or publish_params.validate_only

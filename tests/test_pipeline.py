@@ -265,8 +265,17 @@ def test_pretrained_decoder_with_lora_through_train_and_evaluate(tmp_path):
     assert eval_metrics["n_candidates"] > 0
     model = RewardModel.from_pretrained(repo / "models/model")
     assert len(model.score_batch(["What is 2 + 3?"], ["#### 5"])) == 1
-    # The bundle format holds a RewardTransformer: publish says so instead of a traceback.
-    proc = dvc(repo, "repro", "publish", check=False)
-    assert proc.returncode != 0
-    assert "error: publish: model.backbone decoder cannot be exported" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    # publish exports the decoder folder as a validated bundle.
+    dvc(repo, "repro", "publish")
+    export = repo / "models/export"
+    config = json.loads((export / "config.json").read_text())
+    assert config["architectures"] == ["LlamaForSequenceClassification"]
+    assert config["rewardpipe"]["format"] == "rewardpipe-reward-model"
+    assert {"README.md", "eval.json", "model.safetensors", "tokenizer.json"} <= {
+        p.name for p in export.iterdir()
+    }
+    assert json.loads((repo / "metrics/publish.json").read_text())["validated"] is True
+    bundle = RewardModel.from_pretrained(export)
+    assert bundle.score_batch(["What is 2 + 3?"], ["#### 5"]) == pytest.approx(
+        model.score_batch(["What is 2 + 3?"], ["#### 5"]), abs=1e-5
+    )

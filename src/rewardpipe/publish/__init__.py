@@ -30,12 +30,26 @@ def build_bundle(
     params_sha256: str | None,
 ) -> dict[str, Any]:
     """Export `model_dir` (+ `eval_path`) to `out_dir` and validate it against the in-memory
-    model before it replaces `out_dir`; returns the validation report."""
+    model before it replaces `out_dir`; returns the validation report. A decoder model folder
+    is copied as is, its config.json's `rewardpipe` record gaining the bundle fields."""
     model, tokenizer, source = model_folder.load(model_dir)
     reference = RewardModel(model, tokenizer, source)
     metrics = read_json(eval_path)
     if not isinstance(metrics, dict) or not metrics:
         raise UserError(f"{eval_path}: expected the evaluate stage's metrics (a JSON object)")
+    if model_folder.is_decoder(source):
+        record = export.decoder_bundle_config(
+            source,
+            export.probe_scores(reference),
+            git_revision=git_revision,
+            params_sha256=params_sha256,
+        )
+        with atomic_dir(out_dir) as tmp:
+            record = export.write_decoder_bundle(tmp, model_dir, record, metrics)
+            text = card.render_card(record, metrics, options)
+            (tmp / export.README).write_text(text, encoding="utf-8")
+            report = export.validate(tmp, reference)
+        return {**report, "folder": str(out_dir)}
     config = export.bundle_config(
         source,
         tokenizer,

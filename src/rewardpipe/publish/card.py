@@ -132,7 +132,7 @@ def card_options(
     default_ref: str = "models/export",
 ) -> CardOptions:
     """Card options from the params sections (reads the pretrained backbone's folder, if any)."""
-    backbone = backbone_info(model.pretrained if model.backbone == "bert" else None)
+    backbone = backbone_info(model.pretrained if model.backbone in ("bert", "decoder") else None)
     license_ = backbone["license"] or publish.license
     note = None
     if backbone["license"] and backbone["license"] != publish.license:
@@ -252,7 +252,7 @@ def render_card(config: dict[str, Any], metrics: dict[str, Any], options: CardOp
         "model_name": options.model_name,
         "model_ref": options.model_ref,
         "description": _description(config, options),
-        "usage": _usage_section(options.model_ref),
+        "usage": _usage_section(options.model_ref, decoder=_is_decoder(config)),
         "eval_table": _eval_section(metrics),
         "training": _training_section(config, options),
         "limitations": _limitations(config, metrics, options),
@@ -317,14 +317,42 @@ def _description(config: dict[str, Any], options: CardOptions) -> str:
     )
 
 
-def _usage_section(model_ref: str) -> str:
-    return (
+def _usage_section(model_ref: str, decoder: bool = False) -> str:
+    text = (
         "Needs the `rewardpipe` package (the project that trained this model; `pip install .` in "
         "its repository). A Hub id downloads the files with `huggingface_hub`; a folder path "
         "loads locally.\n\n" + usage_snippet(model_ref) + "\n\n"
         "To score a file of candidates (`question`, `candidates` per line): "
         f"`rewardpipe score --model {model_ref} --input candidates.jsonl --output scored.jsonl`."
     )
+    if decoder:
+        text += "\n\n" + transformers_snippet(model_ref)
+    return text
+
+
+def transformers_snippet(model_ref: str) -> str:
+    """A decoder bundle is also a transformers *ForSequenceClassification folder."""
+    return (
+        "Without rewardpipe, transformers loads the folder as a sequence classifier with one "
+        "label (the reward); the input is the tokenizer's chat template with the question as "
+        "the user turn and the solution as the assistant turn (`question`, `solution`: strings):\n\n"
+        f"""```py
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+tokenizer = AutoTokenizer.from_pretrained({model_ref!r})
+model = AutoModelForSequenceClassification.from_pretrained({model_ref!r}).eval()
+chat = [{{"role": "user", "content": question}}, {{"role": "assistant", "content": solution}}]
+ids = tokenizer.apply_chat_template(chat, return_tensors="pt")
+with torch.no_grad():
+    reward = model(input_ids=ids).logits[0, 0].item()
+```"""
+    )
+
+
+def _is_decoder(config: dict[str, Any]) -> bool:
+    model = config.get("model")
+    return isinstance(model, dict) and model.get("backbone") == "decoder"
 
 
 def _eval_section(metrics: dict[str, Any]) -> str:
@@ -367,13 +395,21 @@ def _training_section(config: dict[str, Any], options: CardOptions) -> str:
     train = config.get("train", {})
     reward = config.get("reward", {})
     lora = config.get("lora", {})
-    lines = [
-        f"- architecture: {model.get('backbone')} encoder, {model.get('n_layers')} layers, "
-        f"d_model {model.get('d_model')}, {model.get('n_heads')} heads, d_ff {model.get('d_ff')}, "
-        f"{model.get('norm')}-norm, {model.get('pooling')} pooling, scalar head",
-        f"- input: at most {config.get('max_length')} tokens, "
-        f"vocabulary {config.get('tokenizer', {}).get('vocab_size')} ({config.get('tokenizer', {}).get('input')})",
-    ]
+    if _is_decoder(config):
+        lines = [
+            f"- architecture: pretrained {model.get('model_type')} decoder with a scalar score "
+            "head on the last token (a transformers *ForSequenceClassification folder)",
+            f"- input: at most {config.get('max_length')} tokens, the backbone's tokenizer and "
+            "chat template (question as the user turn, solution as the assistant turn)",
+        ]
+    else:
+        lines = [
+            f"- architecture: {model.get('backbone')} encoder, {model.get('n_layers')} layers, "
+            f"d_model {model.get('d_model')}, {model.get('n_heads')} heads, d_ff {model.get('d_ff')}, "
+            f"{model.get('norm')}-norm, {model.get('pooling')} pooling, scalar head",
+            f"- input: at most {config.get('max_length')} tokens, "
+            f"vocabulary {config.get('tokenizer', {}).get('vocab_size')} ({config.get('tokenizer', {}).get('input')})",
+        ]
     if lora.get("rank"):
         lines.append(
             f"- LoRA rank {lora['rank']} (alpha {lora.get('alpha')}), merged into the weights"

@@ -4,6 +4,11 @@ A bundle is a folder of `model.safetensors` (LoRA merged, float32), `config.json
 folder's config plus format, tokenizer, max length, version, run identity, probe rewards and file
 hashes), `tokenizer.json`, `README.md` (model card) and `eval.json`. No pickles; it loads with
 `RewardModel.from_pretrained(folder)` and no other file.
+
+A decoder backbone's bundle is its model folder (a transformers *ForSequenceClassification
+folder: config.json, model.safetensors, tokenizer files) plus README.md and eval.json; the bundle
+fields (format, probe rewards, file hashes, version, params hash) go into config.json's
+`rewardpipe` record, so transformers' AutoModelForSequenceClassification still loads it.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import hashlib
 import json
 import math
 import re
+import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -141,6 +147,8 @@ def validate(folder: str | Path, reference: RewardModel | None = None) -> dict[s
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"{folder}: bundle folder not found")
+    if is_decoder_bundle(folder):
+        return validate_decoder(folder, reference)
     _check_listing(folder)
     config = _read_json_object(folder / model_folder.CONFIG)
     eval_metrics = _read_json_object(folder / EVAL)
@@ -314,8 +322,8 @@ def _check_tokenizer(
             )
 
 
-def _check_hashes(folder: Path, config: dict[str, Any]) -> None:
-    for name in HASHED:
+def _check_hashes(folder: Path, config: dict[str, Any], names: Sequence[str] = HASHED) -> None:
+    for name in names:
         actual, recorded = file_info(folder / name), config["files"][name]
         if actual != {"bytes": recorded["bytes"], "sha256": recorded["sha256"]}:
             raise UserError(
@@ -355,3 +363,240 @@ def _int(value: Any) -> bool:
 
 def _match(pattern: re.Pattern[str], value: Any) -> bool:
     return isinstance(value, str) and pattern.fullmatch(value) is not None
+
+
+# --- decoder bundles -------------------------------------------------------------------------
+
+DECODER_OPTIONAL = tuple(n for n in model_folder.TOKENIZER_FILES if n != model_folder.TOKENIZER)
+
+
+def decoder_bundle_config(
+    source: dict[str, Any],
+    probes: Sequence[float],
+    *,
+    git_revision: str | None,
+    params_sha256: str | None,
+) -> dict[str, Any]:
+    """A decoder bundle's `rewardpipe` record without `files`: the model folder's record plus
+    the bundle fields."""
+    return {
+        **source,
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "max_length": source["model"]["max_len"],
+        "rewardpipe_version": __version__,
+        "git_revision": git_revision,
+        "params_hash": params_sha256,
+        "probe": {"n": len(PROBES), "batch_size": PROBE_BATCH, "scores": list(probes)},
+    }
+
+
+def decoder_hashed(folder: Path) -> list[str]:
+    """What a decoder bundle hashes: the weights, every tokenizer file, eval.json."""
+    names = [model_folder.WEIGHTS, model_folder.TOKENIZER]
+    for name in DECODER_OPTIONAL:
+        path = folder / name
+        if path.is_file():
+            names.append(name)
+        elif path.is_dir():
+            names += sorted(
+                p.relative_to(folder).as_posix() for p in path.rglob("*") if p.is_file()
+            )
+    return [*names, EVAL]
+
+
+def decoder_files(folder: Path) -> list[str]:
+    """Every file of a decoder bundle (relative paths)."""
+    return sorted([model_folder.CONFIG, README, *decoder_hashed(folder)])
+
+
+def write_decoder_bundle(
+    folder: str | Path,
+    model_dir: str | Path,
+    record: dict[str, Any],
+    eval_metrics: dict[str, Any],
+) -> dict[str, Any]:
+    """Copy the decoder model folder `model_dir` into `folder` (an empty temp folder), write
+    eval.json and config.json with `record` (plus file hashes) under the `rewardpipe` key;
+    returns the final record. README.md is written after."""
+    folder, model_dir = Path(folder), Path(model_dir)
+    for name in (model_folder.WEIGHTS, model_folder.TOKENIZER, *DECODER_OPTIONAL):
+        src = model_dir / name
+        if src.is_dir():
+            shutil.copytree(src, folder / name, dirs_exist_ok=True)
+        elif src.is_file():
+            shutil.copyfile(src, folder / name)
+    (folder / EVAL).write_text(json.dumps(eval_metrics, indent=2) + "\n", encoding="utf-8")
+    hf = _read_json_object(model_dir / model_folder.CONFIG)
+    full = {**record, "files": {name: file_info(folder / name) for name in decoder_hashed(folder)}}
+    hf[model_folder.RECORD] = full
+    text = json.dumps(hf, indent=2, sort_keys=True) + "\n"
+    (folder / model_folder.CONFIG).write_text(text, encoding="utf-8")
+    return full
+
+
+def validate_decoder(folder: str | Path, reference: RewardModel | None = None) -> dict[str, Any]:
+    """`validate` for a decoder bundle: files present (no pickles or strays), each parses, the
+    config schema, file hashes, the weights load (finite) through `RewardModel.from_pretrained`,
+    and the probe rewards equal those recorded (and `reference`'s, when given) to 1e-5."""
+    start = time.perf_counter()
+    folder = Path(folder)
+    for name in (model_folder.WEIGHTS, model_folder.CONFIG, model_folder.TOKENIZER, README, EVAL):
+        path = folder / name
+        if not path.is_file():
+            raise UserError(
+                f"{path}: missing (a decoder bundle holds {model_folder.WEIGHTS}, "
+                f"{model_folder.CONFIG}, the tokenizer files, {README} and {EVAL})"
+            )
+        if path.stat().st_size == 0:
+            raise UserError(f"{path}: empty file")
+    allowed = {model_folder.WEIGHTS, model_folder.CONFIG, model_folder.TOKENIZER, README, EVAL}
+    allowed |= set(DECODER_OPTIONAL)
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or path.name in allowed:
+            continue
+        if path.suffix.lower() in PICKLE_SUFFIXES:
+            raise UserError(f"{path}: a pickle-format file; bundles hold safetensors weights only")
+        raise UserError(f"{path}: unexpected file (not part of a decoder bundle)")
+    where = folder / model_folder.CONFIG
+    hf = _read_json_object(where)
+    eval_metrics = _read_json_object(folder / EVAL)
+    tensors = read_safetensors(folder / model_folder.WEIGHTS)
+    _read_tokenizer(folder / model_folder.TOKENIZER)
+    _check_card(folder / README)
+    config = check_decoder_config(hf, where)
+    hashed = decoder_hashed(folder)
+    unrecorded = sorted(set(hashed) - set(config["files"]))
+    if unrecorded:
+        raise UserError(f"{folder / unrecorded[0]}: not recorded in {where} rewardpipe.files")
+    for name in config["files"]:
+        if not (folder / name).is_file():
+            raise UserError(f"{folder / name}: missing ({where} rewardpipe.files records it)")
+    _check_hashes(folder, config, names=list(config["files"]))
+    _check_finite(tensors, folder / model_folder.WEIGHTS)
+    try:
+        loaded = RewardModel.from_pretrained(folder)
+    except UserError:
+        raise
+    except Exception as exc:  # a shape or key mismatch inside the loader
+        raise UserError(f"{folder / model_folder.WEIGHTS}: does not load: {exc}") from exc
+    scores = probe_scores(loaded)
+    recorded = _probe_diff(scores, config["probe"]["scores"], folder, "recorded in config.json")
+    against = None
+    if reference is not None:
+        against = _probe_diff(scores, probe_scores(reference), folder, "of the in-memory model")
+    return {
+        "folder": str(folder),
+        "files": {name: file_info(folder / name) for name in decoder_files(folder)},
+        "checks": ["files", "parse", "config_schema", "hashes", "weights", "probe"],
+        "probe": {
+            "n": len(scores),
+            "tolerance": TOLERANCE,
+            "max_abs_diff_recorded": recorded,
+            "max_abs_diff_in_memory": against,
+        },
+        "eval_keys": sorted(eval_metrics),
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def check_decoder_config(hf: dict[str, Any], path: Path) -> dict[str, Any]:
+    """A decoder bundle's config.json schema; returns its `rewardpipe` record."""
+
+    def need(ok: bool, field: str, expected: str, value: Any) -> None:
+        if not ok:
+            raise UserError(f"{path}: {field}: expected {expected}, got {value!r}")
+
+    archs = hf.get("architectures")
+    need(
+        isinstance(archs, list)
+        and len(archs) == 1
+        and archs[0] in model_folder.ARCHITECTURES.values(),
+        "architectures",
+        "one *ForSequenceClassification class",
+        archs,
+    )
+    need(hf.get("num_labels") == 1, "num_labels", "1", hf.get("num_labels"))
+    need(_int(hf.get("pad_token_id")), "pad_token_id", "an integer", hf.get("pad_token_id"))
+    record = hf.get(model_folder.RECORD)
+    key = model_folder.RECORD
+    need(isinstance(record, dict), key, "an object (rewardpipe's record)", record)
+    need(record.get("format") == FORMAT, f"{key}.format", repr(FORMAT), record.get("format"))
+    version = record.get("format_version")
+    need(version == FORMAT_VERSION, f"{key}.format_version", str(FORMAT_VERSION), version)
+    model = record.get("model")
+    need(
+        isinstance(model, dict) and model.get("backbone") == "decoder",
+        f"{key}.model",
+        "an object with backbone 'decoder'",
+        model,
+    )
+    need(_int(model.get("max_len")), f"{key}.model.max_len", "an integer", model.get("max_len"))
+    need(
+        model.get("pad_token_id") == hf["pad_token_id"],
+        f"{key}.model.pad_token_id",
+        f"pad_token_id ({hf['pad_token_id']})",
+        model.get("pad_token_id"),
+    )
+    max_length = record.get("max_length")
+    need(
+        max_length == model["max_len"],
+        f"{key}.max_length",
+        f"model.max_len ({model['max_len']})",
+        max_length,
+    )
+    lora = record.get("lora", {})
+    need(isinstance(lora, dict) and lora.get("merged", True), f"{key}.lora.merged", "true", lora)
+    reward = record.get("reward")
+    need(isinstance(reward, dict), f"{key}.reward", "an object {mean, std}", reward)
+    need(_finite(reward.get("mean")), f"{key}.reward.mean", "a finite number", reward.get("mean"))
+    std = reward.get("std")
+    need(_finite(std) and std > 0, f"{key}.reward.std", "a finite number > 0", std)
+    version = record.get("rewardpipe_version")
+    need(
+        isinstance(version, str) and bool(version),
+        f"{key}.rewardpipe_version",
+        "a version string",
+        version,
+    )
+    rev = record.get("git_revision")
+    need(
+        rev is None or _match(_GIT_REV, rev), f"{key}.git_revision", "null or a 40-hex commit", rev
+    )
+    digest = record.get("params_hash")
+    need(
+        digest is None or _match(_SHA256, digest),
+        f"{key}.params_hash",
+        "null or a sha256 hex",
+        digest,
+    )
+    probe = record.get("probe")
+    scores = probe.get("scores") if isinstance(probe, dict) else None
+    need(
+        isinstance(scores, list) and len(scores) == len(PROBES) and all(map(_finite, scores)),
+        f"{key}.probe.scores",
+        f"a list of {len(PROBES)} finite numbers",
+        scores,
+    )
+    files = record.get("files")
+    need(isinstance(files, dict), f"{key}.files", "an object of {bytes, sha256}", files)
+    for name, info in files.items():
+        ok = (
+            isinstance(info, dict)
+            and _match(_SHA256, info.get("sha256"))
+            and _int(info.get("bytes"))
+        )
+        need(ok, f"{key}.files.{name}", "an object {bytes, sha256}", info)
+    return record
+
+
+def is_decoder_bundle(folder: Path) -> bool:
+    """Whether `folder`'s config.json is a decoder folder's (a `rewardpipe` record)."""
+    path = folder / model_folder.CONFIG
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False  # reported by the checks
+    record = config.get(model_folder.RECORD) if isinstance(config, dict) else None
+    model = record.get("model") if isinstance(record, dict) else None
+    return isinstance(model, dict) and model.get("backbone") == "decoder"

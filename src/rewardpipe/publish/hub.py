@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rewardpipe.errors import UserError
-from rewardpipe.publish.export import FILES
+from rewardpipe.publish.export import FILES, decoder_files, is_decoder_bundle
 
 TOKEN_HELP = (
     "set HF_TOKEN to a token with write access (https://huggingface.co/settings/tokens) "
@@ -72,7 +72,7 @@ def push(
         info = api.upload_folder(
             repo_id=repo_id,
             folder_path=str(folder),
-            allow_patterns=list(FILES),  # the bundle alone, whatever else lies in the folder
+            allow_patterns=_patterns(Path(folder)),  # the bundle alone, not what else lies there
             commit_message=message,
             repo_type="model",
         )
@@ -86,6 +86,11 @@ def push(
         "commit_url": info.commit_url,
         "commit_message": message,
     }
+
+
+def _patterns(folder: Path) -> list[str]:
+    """The bundle's files: `FILES`, or a decoder bundle's files (with its tokenizer files)."""
+    return decoder_files(folder) if is_decoder_bundle(folder) else list(FILES)
 
 
 def _explain(exc: Exception, repo_id: str, endpoint: str) -> str:
