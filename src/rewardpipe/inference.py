@@ -251,9 +251,7 @@ def _download(repo_id: str, revision: str | None, **kwargs: Any) -> Path:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
-    kwargs.setdefault(
-        "allow_patterns", [model_folder.WEIGHTS, model_folder.CONFIG, model_folder.TOKENIZER]
-    )
+    kwargs.setdefault("allow_patterns", list(model_folder.DOWNLOAD))
     try:
         return Path(snapshot_download(repo_id, revision=revision, **kwargs))
     except (HfHubHTTPError, LocalEntryNotFoundError, ValueError, OSError) as exc:

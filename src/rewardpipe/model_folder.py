@@ -45,6 +45,8 @@ TOKENIZER_FILES = (
     "chat_template.jinja",
     "chat_templates",
 )
+# What `RewardModel.from_pretrained` fetches of a Hub repo (snapshot_download allow_patterns).
+DOWNLOAD = (WEIGHTS, CONFIG, *(f"{f}/*" if "." not in f else f for f in TOKENIZER_FILES))
 ARCHITECTURES = {
     "llama": "LlamaForSequenceClassification",
     "qwen2": "Qwen2ForSequenceClassification",

@@ -146,3 +146,37 @@ def test_transformers_loads_the_bundle_with_the_same_rewards(built: dict[str, Pa
             attention_mask=torch.from_numpy(mask.astype(np.int64)),
         ).logits[:, 0]
     np.testing.assert_allclose(logits.numpy(), rewards, atol=1e-4)
+
+
+def test_a_pushed_decoder_bundle_loads_by_repo_id(
+    built: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the Hub serves to `from_pretrained(repo_id)` (the allow_patterns it asks for, applied
+    to the files pushed) holds the prompt format too: it scores like the local bundle."""
+    import fnmatch
+
+    import huggingface_hub
+    import huggingface_hub.constants
+    from mock_hub import MockHub
+
+    from rewardpipe.publish import hub
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    with MockHub("hf_mockTOKEN0123456789") as mock:
+        hub.push(built["export"], "alice/rm", token="hf_mockTOKEN0123456789", endpoint=mock.url)
+    pushed = mock.state.commits[0].files
+    assert "tokenizer_config.json" in pushed
+
+    def fake_snapshot_download(repo_id: str, **kwargs: object) -> str:
+        patterns = kwargs["allow_patterns"]
+        for name, data in pushed.items():
+            if any(fnmatch.fnmatch(name, p) for p in patterns):
+                (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+                (tmp_path / name).write_bytes(data)
+        return str(tmp_path)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    remote = RewardModel.from_pretrained("alice/rm")
+    local = RewardModel.from_pretrained(built["export"])
+    np.testing.assert_allclose(export.probe_scores(remote), export.probe_scores(local), atol=1e-6)

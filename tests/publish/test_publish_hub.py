@@ -110,6 +110,10 @@ def test_uploaded_files_load_with_from_pretrained_by_repo_id(
         "model.safetensors",
         "config.json",
         "tokenizer.json",
+        "tokenizer_config.json",  # a decoder's prompt format
+        "special_tokens_map.json",
+        "chat_template.jinja",
+        "chat_templates/*",
     }
     local = RewardModel.from_pretrained(bundle_dir)
     np.testing.assert_allclose(export.probe_scores(model), export.probe_scores(local), atol=1e-6)
