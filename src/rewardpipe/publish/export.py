@@ -19,7 +19,7 @@ import math
 import re
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -160,15 +160,31 @@ def validate(folder: str | Path, reference: RewardModel | None = None) -> dict[s
     _check_hashes(folder, config)
     _check_finite(tensors, folder / model_folder.WEIGHTS)
     model, tokenizer, config = model_folder.load(folder)
-    scores = probe_scores(RewardModel(model, tokenizer, config))
-    recorded = _probe_diff(scores, config["probe"]["scores"], folder, "recorded in config.json")
+    loaded = RewardModel(model, tokenizer, config)
+    return _probe_report(
+        folder, loaded, config["probe"]["scores"], reference, FILES, eval_metrics, start
+    )
+
+
+def _probe_report(
+    folder: Path,
+    loaded: RewardModel,
+    recorded_scores: Sequence[float],
+    reference: RewardModel | None,
+    files: Iterable[str],
+    eval_metrics: dict[str, Any],
+    start: float,
+) -> dict[str, Any]:
+    """The probe check (against the scores recorded at export and `reference`'s) and the
+    validation record both bundle kinds return."""
+    scores = probe_scores(loaded)
+    recorded = _probe_diff(scores, recorded_scores, folder, "recorded in config.json")
     against = None
     if reference is not None:
-        expected = probe_scores(reference)
-        against = _probe_diff(scores, expected, folder, "of the in-memory model")
+        against = _probe_diff(scores, probe_scores(reference), folder, "of the in-memory model")
     return {
         "folder": str(folder),
-        "files": {name: file_info(folder / name) for name in FILES},
+        "files": {name: file_info(folder / name) for name in files},
         "checks": ["files", "parse", "config_schema", "hashes", "weights", "probe"],
         "probe": {
             "n": len(scores),
@@ -183,29 +199,17 @@ def validate(folder: str | Path, reference: RewardModel | None = None) -> dict[s
 
 def check_config(config: dict[str, Any], path: Path) -> ModelConfig:
     """The config.json schema; returns the model architecture."""
-
-    def need(ok: bool, field: str, expected: str, value: Any) -> None:
-        if not ok:
-            raise UserError(f"{path}: {field}: expected {expected}, got {value!r}")
-
-    need(config.get("format") == FORMAT, "format", repr(FORMAT), config.get("format"))
-    version = config.get("format_version")
-    need(version == FORMAT_VERSION, "format_version", str(FORMAT_VERSION), version)
+    need = _needs(path)
+    _check_format(config, need)
     need(isinstance(config.get("model"), dict), "model", "an object (the architecture)", None)
     try:
         model = ModelConfig.from_dict(config["model"])
     except (UserError, TypeError) as exc:
         raise UserError(f"{path}: {exc}") from exc
-    lora = config.get("lora", {})
     need(
         model.lora_rank == 0, "model.lora_rank", "0 (LoRA merged into the weights)", model.lora_rank
     )
-    need(isinstance(lora, dict) and lora.get("merged", True), "lora.merged", "true", lora)
-    reward = config.get("reward")
-    need(isinstance(reward, dict), "reward", "an object {mean, std}", reward)
-    need(_finite(reward.get("mean")), "reward.mean", "a finite number", reward.get("mean"))
-    std = reward.get("std")
-    need(_finite(std) and std > 0, "reward.std", "a finite number > 0", std)
+    _check_lora_and_reward(config, need)
     max_length = config.get("max_length")
     need(max_length == model.max_len, "max_length", f"model.max_len ({model.max_len})", max_length)
     tok = config.get("tokenizer")
@@ -218,18 +222,58 @@ def check_config(config: dict[str, Any], path: Path) -> ModelConfig:
     )
     for key in ("vocab_size", "pad_id", "sep_id", "cls_id"):
         need(_int(tok.get(key)), f"tokenizer.{key}", "an integer", tok.get(key))
-    version = config.get("rewardpipe_version")
+    _check_provenance(config, need)
+    files = config.get("files")
+    need(
+        isinstance(files, dict), "files", f"an object with the sha256 of {', '.join(HASHED)}", files
+    )
+    _check_file_entries(files, HASHED, need)
+    return model
+
+
+Need = Callable[[bool, str, str, Any], None]
+
+
+def _needs(path: Path, prefix: str = "") -> Need:
+    """`need(ok, field, expected, value)`: raise `path: prefix+field: expected ..., got ...`."""
+
+    def need(ok: bool, field: str, expected: str, value: Any) -> None:
+        if not ok:
+            raise UserError(f"{path}: {prefix}{field}: expected {expected}, got {value!r}")
+
+    return need
+
+
+def _check_format(record: dict[str, Any], need: Need) -> None:
+    need(record.get("format") == FORMAT, "format", repr(FORMAT), record.get("format"))
+    version = record.get("format_version")
+    need(version == FORMAT_VERSION, "format_version", str(FORMAT_VERSION), version)
+
+
+def _check_lora_and_reward(record: dict[str, Any], need: Need) -> None:
+    lora = record.get("lora", {})
+    need(isinstance(lora, dict) and lora.get("merged", True), "lora.merged", "true", lora)
+    reward = record.get("reward")
+    need(isinstance(reward, dict), "reward", "an object {mean, std}", reward)
+    need(_finite(reward.get("mean")), "reward.mean", "a finite number", reward.get("mean"))
+    std = reward.get("std")
+    need(_finite(std) and std > 0, "reward.std", "a finite number > 0", std)
+
+
+def _check_provenance(record: dict[str, Any], need: Need) -> None:
+    """Version, git revision, params hash and the probe scores recorded at export."""
+    version = record.get("rewardpipe_version")
     need(
         isinstance(version, str) and bool(version),
         "rewardpipe_version",
         "a version string",
         version,
     )
-    rev = config.get("git_revision")
+    rev = record.get("git_revision")
     need(rev is None or _match(_GIT_REV, rev), "git_revision", "null or a 40-hex commit", rev)
-    digest = config.get("params_hash")
+    digest = record.get("params_hash")
     need(digest is None or _match(_SHA256, digest), "params_hash", "null or a sha256 hex", digest)
-    probe = config.get("probe")
+    probe = record.get("probe")
     scores = probe.get("scores") if isinstance(probe, dict) else None
     need(
         isinstance(scores, list) and len(scores) == len(PROBES) and all(map(_finite, scores)),
@@ -237,11 +281,10 @@ def check_config(config: dict[str, Any], path: Path) -> ModelConfig:
         f"a list of {len(PROBES)} finite numbers",
         scores,
     )
-    files = config.get("files")
-    need(
-        isinstance(files, dict), "files", f"an object with the sha256 of {', '.join(HASHED)}", files
-    )
-    for name in HASHED:
+
+
+def _check_file_entries(files: dict[str, Any], names: Iterable[str], need: Need) -> None:
+    for name in names:
         info = files.get(name)
         ok = (
             isinstance(info, dict)
@@ -249,7 +292,6 @@ def check_config(config: dict[str, Any], path: Path) -> ModelConfig:
             and _int(info.get("bytes"))
         )
         need(ok, f"files.{name}", "an object {bytes, sha256}", info)
-    return model
 
 
 def _check_listing(folder: Path) -> None:
@@ -475,38 +517,20 @@ def validate_decoder(folder: str | Path, reference: RewardModel | None = None) -
     _check_hashes(folder, config, names=list(config["files"]))
     _check_finite(tensors, folder / model_folder.WEIGHTS)
     try:
-        loaded = RewardModel.from_pretrained(folder)
+        loaded = RewardModel.from_pretrained(folder, verify=False)  # hashes checked just above
     except UserError:
         raise
     except Exception as exc:  # a shape or key mismatch inside the loader
         raise UserError(f"{folder / model_folder.WEIGHTS}: does not load: {exc}") from exc
-    scores = probe_scores(loaded)
-    recorded = _probe_diff(scores, config["probe"]["scores"], folder, "recorded in config.json")
-    against = None
-    if reference is not None:
-        against = _probe_diff(scores, probe_scores(reference), folder, "of the in-memory model")
-    return {
-        "folder": str(folder),
-        "files": {name: file_info(folder / name) for name in decoder_files(folder)},
-        "checks": ["files", "parse", "config_schema", "hashes", "weights", "probe"],
-        "probe": {
-            "n": len(scores),
-            "tolerance": TOLERANCE,
-            "max_abs_diff_recorded": recorded,
-            "max_abs_diff_in_memory": against,
-        },
-        "eval_keys": sorted(eval_metrics),
-        "seconds": time.perf_counter() - start,
-    }
+    files = decoder_files(folder)
+    return _probe_report(
+        folder, loaded, config["probe"]["scores"], reference, files, eval_metrics, start
+    )
 
 
 def check_decoder_config(hf: dict[str, Any], path: Path) -> dict[str, Any]:
     """A decoder bundle's config.json schema; returns its `rewardpipe` record."""
-
-    def need(ok: bool, field: str, expected: str, value: Any) -> None:
-        if not ok:
-            raise UserError(f"{path}: {field}: expected {expected}, got {value!r}")
-
+    need = _needs(path)
     archs = hf.get("architectures")
     need(
         isinstance(archs, list)
@@ -521,72 +545,34 @@ def check_decoder_config(hf: dict[str, Any], path: Path) -> dict[str, Any]:
     record = hf.get(model_folder.RECORD)
     key = model_folder.RECORD
     need(isinstance(record, dict), key, "an object (rewardpipe's record)", record)
-    need(record.get("format") == FORMAT, f"{key}.format", repr(FORMAT), record.get("format"))
-    version = record.get("format_version")
-    need(version == FORMAT_VERSION, f"{key}.format_version", str(FORMAT_VERSION), version)
+    need = _needs(path, f"{key}.")
+    _check_format(record, need)
     model = record.get("model")
     need(
         isinstance(model, dict) and model.get("backbone") == "decoder",
-        f"{key}.model",
+        "model",
         "an object with backbone 'decoder'",
         model,
     )
-    need(_int(model.get("max_len")), f"{key}.model.max_len", "an integer", model.get("max_len"))
+    need(_int(model.get("max_len")), "model.max_len", "an integer", model.get("max_len"))
     need(
         model.get("pad_token_id") == hf["pad_token_id"],
-        f"{key}.model.pad_token_id",
+        "model.pad_token_id",
         f"pad_token_id ({hf['pad_token_id']})",
         model.get("pad_token_id"),
     )
     max_length = record.get("max_length")
     need(
         max_length == model["max_len"],
-        f"{key}.max_length",
+        "max_length",
         f"model.max_len ({model['max_len']})",
         max_length,
     )
-    lora = record.get("lora", {})
-    need(isinstance(lora, dict) and lora.get("merged", True), f"{key}.lora.merged", "true", lora)
-    reward = record.get("reward")
-    need(isinstance(reward, dict), f"{key}.reward", "an object {mean, std}", reward)
-    need(_finite(reward.get("mean")), f"{key}.reward.mean", "a finite number", reward.get("mean"))
-    std = reward.get("std")
-    need(_finite(std) and std > 0, f"{key}.reward.std", "a finite number > 0", std)
-    version = record.get("rewardpipe_version")
-    need(
-        isinstance(version, str) and bool(version),
-        f"{key}.rewardpipe_version",
-        "a version string",
-        version,
-    )
-    rev = record.get("git_revision")
-    need(
-        rev is None or _match(_GIT_REV, rev), f"{key}.git_revision", "null or a 40-hex commit", rev
-    )
-    digest = record.get("params_hash")
-    need(
-        digest is None or _match(_SHA256, digest),
-        f"{key}.params_hash",
-        "null or a sha256 hex",
-        digest,
-    )
-    probe = record.get("probe")
-    scores = probe.get("scores") if isinstance(probe, dict) else None
-    need(
-        isinstance(scores, list) and len(scores) == len(PROBES) and all(map(_finite, scores)),
-        f"{key}.probe.scores",
-        f"a list of {len(PROBES)} finite numbers",
-        scores,
-    )
+    _check_lora_and_reward(record, need)
+    _check_provenance(record, need)
     files = record.get("files")
-    need(isinstance(files, dict), f"{key}.files", "an object of {bytes, sha256}", files)
-    for name, info in files.items():
-        ok = (
-            isinstance(info, dict)
-            and _match(_SHA256, info.get("sha256"))
-            and _int(info.get("bytes"))
-        )
-        need(ok, f"{key}.files.{name}", "an object {bytes, sha256}", info)
+    need(isinstance(files, dict), "files", "an object of {bytes, sha256}", files)
+    _check_file_entries(files, files, need)
     return record
 
 
