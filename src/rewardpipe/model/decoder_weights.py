@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rewardpipe.errors import UserError
+from rewardpipe.io import read_json
 from rewardpipe.model.decoder import DecoderConfig, DecoderRewardModel
 from rewardpipe.model.transformer import make_rngs
 from rewardpipe.model.weights import load_flat, read_safetensors, to_flat
@@ -42,12 +42,10 @@ def _canonical(name: str) -> str | None:
 
 
 def read_hf_json(path: Path) -> dict[str, Any]:
+    """A Hugging Face folder's config.json or weight index: a JSON object."""
     if not path.is_file():
         raise UserError(f"{path}: not found (expected a Hugging Face model folder)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise UserError(f"{path}: invalid JSON ({err})") from None
+    data = read_json(path)
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a JSON object")
     return data
