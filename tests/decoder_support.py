@@ -1,12 +1,18 @@
-"""A tiny random Llama 3 checkpoint in Hugging Face layout (needs torch and transformers)."""
+"""A tiny random Llama 3 checkpoint in Hugging Face layout (needs torch and transformers), and
+a LoRA decoder reward model built from it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import jax
 import pytest
+from flax import nnx
 from test_chat_format import FAMILIES, make_folder
 from tokenizers import Tokenizer
+
+from rewardpipe.model import factory
+from rewardpipe.params import ModelParams
 
 EXTRA_ROWS = 4  # embedding rows beyond the tokenizer's vocabulary (as real checkpoints have)
 
@@ -40,3 +46,13 @@ def tiny_llama(folder: Path, *, template: bool = True) -> Path:
             param.add_(torch.randn_like(param) * 0.05)
     model.save_pretrained(folder)
     return folder
+
+
+def trained_decoder(pretrained: Path):
+    """The factory's LoRA decoder with every LoRA matrix perturbed (so the merge matters)."""
+    params = ModelParams(backbone="decoder", pretrained=str(pretrained), lora_rank=4)
+    model = factory.create(params, vocab_size=0, pad_id=0, precision="float32", seed=3)
+    lora = nnx.state(model, nnx.LoRAParam)
+    keys = iter(jax.random.split(jax.random.key(1), len(jax.tree.leaves(lora))))
+    nnx.update(model, jax.tree.map(lambda x: 0.1 * jax.random.normal(next(keys), x.shape), lora))
+    return model

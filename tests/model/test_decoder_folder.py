@@ -6,17 +6,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import jax
 import numpy as np
 import pytest
-from decoder_support import tiny_llama
+from decoder_support import tiny_llama, trained_decoder
 from flax import nnx
 
 from rewardpipe import model_folder
 from rewardpipe.encoding import pad_batch
 from rewardpipe.inference import RewardModel
-from rewardpipe.model import factory, trainable_filter
-from rewardpipe.params import ModelParams
+from rewardpipe.model import trainable_filter
 
 torch = pytest.importorskip("torch", reason="parity tests need PyTorch")
 transformers = pytest.importorskip("transformers", reason="parity tests need transformers")
@@ -30,20 +28,10 @@ PAIRS = [
 MAX_LEN = 48
 
 
-def trained(pretrained: Path):
-    """The factory's LoRA decoder with every LoRA matrix perturbed (so the merge matters)."""
-    params = ModelParams(backbone="decoder", pretrained=str(pretrained), lora_rank=4)
-    model = factory.create(params, vocab_size=0, pad_id=0, precision="float32", seed=3)
-    lora = nnx.state(model, nnx.LoRAParam)
-    keys = iter(jax.random.split(jax.random.key(1), len(jax.tree.leaves(lora))))
-    nnx.update(model, jax.tree.map(lambda x: 0.1 * jax.random.normal(next(keys), x.shape), lora))
-    return model
-
-
 @pytest.mark.parametrize("template", [True, False], ids=["chat-template", "fallback"])
 def test_folder_loads_in_transformers_with_the_same_rewards(tmp_path: Path, template: bool):
     pretrained = tiny_llama(tmp_path / "llama", template=template)
-    model = trained(pretrained)
+    model = trained_decoder(pretrained)
     out = tmp_path / "model"
     record = {"reward": {"mean": 0.5, "std": 2.0}, "train": {"steps": 1}}
     model_folder.save(out, model, None, record, pretrained=pretrained, max_len=MAX_LEN)
@@ -102,7 +90,7 @@ def test_folder_loads_in_transformers_with_the_same_rewards(tmp_path: Path, temp
 
 
 def test_lora_trains_adapters_and_score_only(tmp_path: Path) -> None:
-    model = trained(tiny_llama(tmp_path / "llama"))
+    model = trained_decoder(tiny_llama(tmp_path / "llama"))
     state = nnx.state(model, trainable_filter(model.config))
     names = {".".join(map(str, path)) for path, _ in nnx.to_flat_state(state)}
     assert names and all(".lora." in n or n.startswith("score.") for n in names)

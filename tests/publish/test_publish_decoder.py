@@ -7,18 +7,14 @@ import json
 import shutil
 from pathlib import Path
 
-import jax
 import numpy as np
 import pytest
-from decoder_support import tiny_llama
-from flax import nnx
+from decoder_support import tiny_llama, trained_decoder
 from publish_support import write_eval
 
 from rewardpipe import __version__, model_folder
 from rewardpipe.errors import UserError
 from rewardpipe.inference import RewardModel
-from rewardpipe.model import factory
-from rewardpipe.params import ModelParams
 from rewardpipe.publish import build_bundle, export, validate_bundle
 from rewardpipe.publish.card import CardOptions
 
@@ -26,16 +22,6 @@ pytest.importorskip("torch", reason="the tiny Llama checkpoint needs PyTorch")
 pytest.importorskip("transformers", reason="the tiny Llama checkpoint needs transformers")
 
 MAX_LEN = 48
-
-
-def trained(pretrained: Path):
-    """The factory's LoRA decoder with every LoRA matrix perturbed (so the merge matters)."""
-    params = ModelParams(backbone="decoder", pretrained=str(pretrained), lora_rank=4)
-    model = factory.create(params, vocab_size=0, pad_id=0, precision="float32", seed=3)
-    lora = nnx.state(model, nnx.LoRAParam)
-    keys = iter(jax.random.split(jax.random.key(1), len(jax.tree.leaves(lora))))
-    nnx.update(model, jax.tree.map(lambda x: 0.1 * jax.random.normal(next(keys), x.shape), lora))
-    return model
 
 
 OPTIONS = CardOptions(license="apache-2.0", model_ref="models/export", model_name="tiny-rm")
@@ -48,7 +34,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     record = {"reward": {"mean": 0.5, "std": 2.0}, "train": {"steps": 1}}
     model = root / "model"
     model_folder.save(
-        model, trained(pretrained), None, record, pretrained=pretrained, max_len=MAX_LEN
+        model, trained_decoder(pretrained), None, record, pretrained=pretrained, max_len=MAX_LEN
     )
     evals = write_eval(root / "eval.json")
     digest = export.params_hash({"train": {"steps": 1}})
