@@ -11,6 +11,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from rewardpipe.errors import UserError
+from rewardpipe.io import invalid_text
 
 if TYPE_CHECKING:
     from rewardpipe.chat_format import PromptFormat
@@ -98,19 +99,6 @@ class PromptEncoder:
 
     def clear(self) -> None:
         pass
-
-
-def invalid_text(text: Any) -> str | None:
-    """Why the tokenizer cannot take `text`, or None when it can."""
-    if not isinstance(text, str):
-        return f"expected a string, got {type(text).__name__}"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        return (
-            f"not valid Unicode text (lone surrogate {text[exc.start]!r} at character {exc.start})"
-        )
-    return None
 
 
 def check_texts(prompts: Sequence[Any], solutions: Sequence[Any]) -> None:

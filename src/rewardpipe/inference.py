@@ -15,9 +15,9 @@ from tokenizers import Tokenizer
 
 from rewardpipe import model_folder
 from rewardpipe.chat_format import PromptFormat
-from rewardpipe.encoding import Encoder, PromptEncoder, bucket_length, invalid_text, pad_batch
+from rewardpipe.encoding import Encoder, PromptEncoder, bucket_length, pad_batch
 from rewardpipe.errors import UserError
-from rewardpipe.io import atomic_path, read_jsonl, sha256_file
+from rewardpipe.io import atomic_path, invalid_text, read_jsonl, sha256_file
 from rewardpipe.model import DecoderRewardModel, RewardTransformer
 
 

@@ -215,14 +215,21 @@ def _check_text(value: Any, where: str, field: str = "") -> None:
     elif isinstance(value, list):
         for n, item in enumerate(value):
             _check_text(item, where, f"{field}[{n}]")
-    elif isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise UserError(
-                f"{where}: {field or 'key'}: not valid Unicode text (lone surrogate "
-                f"{value[exc.start]!r} at character {exc.start})"
-            ) from exc
+    elif isinstance(value, str) and (why := invalid_text(value)):
+        raise UserError(f"{where}: {field or 'key'}: {why}")
+
+
+def invalid_text(text: Any) -> str | None:
+    """Why a tokenizer (or a UTF-8 writer) cannot take `text`, or None when it can."""
+    if not isinstance(text, str):
+        return f"expected a string, got {type(text).__name__}"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return (
+            f"not valid Unicode text (lone surrogate {text[exc.start]!r} at character {exc.start})"
+        )
+    return None
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
