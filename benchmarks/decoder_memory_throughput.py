@@ -268,21 +268,6 @@ def worker(args: argparse.Namespace) -> dict:
     return out
 
 
-def matmul_flops(dtype: str, n: int = 2048, reps: int = 5) -> float:
-    import jax
-    import jax.numpy as jnp
-
-    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32).astype(dtype)
-    f = jax.jit(lambda x: x @ x)
-    f(a).block_until_ready()
-    best = float("inf")
-    for _ in range(reps):
-        t = time.perf_counter()
-        f(a).block_until_ready()
-        best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best
-
-
 def step_flops(cfg, params, rest, rows: int, seq: int) -> float:
     """Model FLOPs of one step (remat's recompute not counted). Per token: the frozen base
     matmuls cost 2N forward + 2N backward (input grads only); trainable (LoRA, score) matmuls
@@ -345,7 +330,9 @@ def time_model(name: str, args: argparse.Namespace, peak: dict[str, float]) -> d
 
 
 def throughput(args: argparse.Namespace) -> dict:
-    peak = {d: matmul_flops(d) for d in ("float32", args.dtype)}
+    from train_throughput import matmul_flops  # a sibling script (benchmarks/ is sys.path[0])
+
+    peak = {d: matmul_flops(reps=5, dtype=d) for d in ("float32", args.dtype)}
     out: dict = {"matmul_flops_per_s": peak}
     for name in args.models.split(","):
         out[name] = time_model(name, args, peak)

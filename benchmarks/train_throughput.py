@@ -28,9 +28,9 @@ from rewardpipe.training.batching import PairBatcher
 from rewardpipe.training.loop import init_state, train_step
 
 
-def matmul_flops(n: int = 2048, reps: int = 10) -> float:
-    """Peak-ish FLOP/s of a large float32 matmul (the MFU denominator)."""
-    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+def matmul_flops(n: int = 2048, reps: int = 10, dtype: str = "float32") -> float:
+    """Peak-ish FLOP/s of a large matmul in `dtype` (the MFU denominator)."""
+    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32).astype(dtype)
     f = jax.jit(lambda x: x @ x)
     f(a).block_until_ready()
     best = float("inf")
