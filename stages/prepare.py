@@ -4,7 +4,7 @@ import argparse
 import time
 from pathlib import Path
 
-from rewardpipe import stage
+from rewardpipe import pretrained, stage
 from rewardpipe.data.candidates import load_candidates
 from rewardpipe.data.formats import load_custom_config
 from rewardpipe.data.prepare import prepare
@@ -20,7 +20,7 @@ def main() -> None:
     ap.add_argument("--out", required=True, help="folder for the splits, tokenizer and stats")
     args = ap.parse_args()
     prepare_params = load_section(args.params, "prepare")
-    model_params = load_section(args.params, "model")
+    model_params = pretrained.local(load_section(args.params, "model"))  # Hub id: download
     start = time.perf_counter()
     kind, columns = (
         load_custom_config(prepare_params.custom_config)

@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from rewardpipe import stage
+from rewardpipe import pretrained, stage
 from rewardpipe.errors import UserError
 from rewardpipe.io import write_json
 from rewardpipe.params import load_section, to_dict
@@ -51,8 +51,11 @@ def main() -> None:
             raise UserError(f"{args.out}: no bundle to validate; run `dvc repro publish` first")
         report = validate_bundle(args.out, args.model)
     else:
-        options = card.card_options(
-            publish_params, sections["prepare"], sections["model"], sections["evaluate"]
+        options = card.card_options(  # the backbone's card facts come from its local folder
+            publish_params,
+            sections["prepare"],
+            pretrained.local(sections["model"]),
+            sections["evaluate"],
         )
         if options.license_note:
             print(f"model card: {options.license_note}")

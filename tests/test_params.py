@@ -211,7 +211,9 @@ def test_model_config_is_derived_from_model_params_and_shares_its_checks():
 
 
 def test_decoder_backbone_needs_a_hugging_face_folder(tmp_path):
-    with pytest.raises(UserError, match=r"model\.pretrained: expected a Hugging Face model folder"):
+    with pytest.raises(
+        UserError, match=r"model\.pretrained: expected a Hub id or a Hugging Face model folder"
+    ):
         section_from_dict("model", {"backbone": "decoder"})
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(UserError, match=r"model\.pretrained: .*missing: tokenizer\.json, tok"):

@@ -19,6 +19,8 @@ from rewardpipe.encoding import Encoder, PromptEncoder, bucket_length, pad_batch
 from rewardpipe.errors import UserError
 from rewardpipe.io import atomic_path, invalid_text, read_jsonl, sha256_file
 from rewardpipe.model import DecoderRewardModel, RewardTransformer
+from rewardpipe.model_folder import DOWNLOAD
+from rewardpipe.pretrained import is_hub_id, looks_like_path, resolve
 
 
 class RewardModel:
@@ -63,11 +65,12 @@ class RewardModel:
         `revision` is a branch, tag or commit, `hub_kwargs` go to `snapshot_download`). With
         `verify`, the weights and tokenizer must match the sha256 that an exported bundle's
         config.json records (a train-stage model folder records none)."""
-        path = Path(path_or_repo_id)
-        if not path.exists():
-            if _looks_like_path(str(path_or_repo_id)):
-                raise UserError(f"{path}: model folder not found")
-            path = _download(str(path_or_repo_id), revision, **hub_kwargs)
+        name = str(path_or_repo_id)
+        if looks_like_path(name) and not Path(name).exists():
+            raise UserError(f"{name}: model folder not found")
+        path = resolve(
+            name, revision if is_hub_id(name) else None, allow_patterns=DOWNLOAD, **hub_kwargs
+        )
         if verify:
             _verify_hashes(path, model_folder.read_config(path))
         model, tokenizer, config = model_folder.load(path)
@@ -165,11 +168,6 @@ def _verify_hashes(folder: Path, config: dict[str, Any]) -> None:
             )
 
 
-def _looks_like_path(name: str) -> bool:
-    """A Hub id is `name` or `namespace/name`; anything else can only be a local path."""
-    return name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
-
-
 def score_file(
     model: RewardModel | str | Path,
     input_path: str | Path,
@@ -245,17 +243,3 @@ def _with_rewards(row: dict[str, Any], scores: list[float]) -> dict[str, Any]:
         for c, r in zip(row["candidates"], scores, strict=True)
     ]
     return {**row, "candidates": candidates, "best": int(np.argmax(scores))}
-
-
-def _download(repo_id: str, revision: str | None, **kwargs: Any) -> Path:
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
-
-    kwargs.setdefault("allow_patterns", list(model_folder.DOWNLOAD))
-    try:
-        return Path(snapshot_download(repo_id, revision=revision, **kwargs))
-    except (HfHubHTTPError, LocalEntryNotFoundError, ValueError, OSError) as exc:
-        raise UserError(
-            f"{repo_id}: not a local folder and could not be downloaded from the Hub "
-            f"({type(exc).__name__}: {exc})"
-        ) from exc

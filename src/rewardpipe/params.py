@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from rewardpipe.errors import UserError
+from rewardpipe.pretrained import is_hub_id
 
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 SOURCES = ("synthetic", "hub", "local")
@@ -151,6 +152,7 @@ class PrepareParams:
 class ModelParams:
     backbone: str = "transformer"
     pretrained: str | None = None
+    revision: str | None = None
     d_model: int = 128
     n_layers: int = 2
     n_heads: int = 4
@@ -160,6 +162,7 @@ class ModelParams:
     lora_rank: int = 0
     lora_alpha: float = 16.0
     lora_targets: list[str] = field(default_factory=lambda: list(LORA_TARGETS))
+    remat: bool = False
 
     def check(self) -> None:
         s = "model"
@@ -168,18 +171,27 @@ class ModelParams:
             self.backbone != "bert" or bool(self.pretrained),
             s,
             "pretrained",
-            "a folder with config.json, model.safetensors, tokenizer.json when backbone is bert",
+            "a Hub id or a folder with config.json, model.safetensors, tokenizer.json when "
+            "backbone is bert",
             self.pretrained,
         )
         _check(
             self.backbone != "decoder" or bool(self.pretrained),
             s,
             "pretrained",
-            "a Hugging Face model folder (config.json, tokenizer.json, tokenizer_config.json, "
-            "safetensors weights) when backbone is decoder",
+            "a Hub id or a Hugging Face model folder (config.json, tokenizer.json, "
+            "tokenizer_config.json, safetensors weights) when backbone is decoder",
             self.pretrained,
         )
-        if self.backbone == "decoder":
+        local = self.pretrained is not None and not is_hub_id(self.pretrained)
+        _check(
+            self.revision is None or (self.pretrained is not None and not local),
+            s,
+            "revision",
+            "null unless model.pretrained is a Hub repo id",
+            self.revision,
+        )
+        if self.backbone == "decoder" and local:
             missing = [f for f in DECODER_FILES if not (Path(self.pretrained) / f).is_file()]
             _check(
                 not missing,
@@ -189,7 +201,15 @@ class ModelParams:
                 f"(missing: {', '.join(missing)})",
                 self.pretrained,
             )
+        if self.backbone == "decoder":
             _check(self.dropout == 0, s, "dropout", "0 when backbone is decoder", self.dropout)
+        _check(
+            not self.remat or self.backbone == "decoder",
+            s,
+            "remat",
+            "false unless backbone is decoder",
+            self.remat,
+        )
         _check(
             bool(self.lora_targets)
             and all(t in LORA_TARGETS for t in self.lora_targets)
@@ -236,6 +256,8 @@ class TrainParams:
     log_every: int = 10
     keep_checkpoints: int = 3
     seed: int = 0
+    mesh_data: int = 0
+    mesh_fsdp: int = 0
 
     def check(self) -> None:
         s = "train"
@@ -248,6 +270,10 @@ class TrainParams:
         _check(self.grad_clip > 0, s, "grad_clip", "> 0", self.grad_clip)
         _check(self.center_coef >= 0, s, "center_coef", ">= 0", self.center_coef)
         _check(self.keep_checkpoints >= 1, s, "keep_checkpoints", ">= 1", self.keep_checkpoints)
+        for key in ("mesh_data", "mesh_fsdp"):
+            _check(
+                getattr(self, key) >= 0, s, key, "an integer >= 0 (0: derived)", getattr(self, key)
+            )
 
 
 @dataclass(frozen=True)
