@@ -13,9 +13,8 @@ device count runs in its own process (XLA_FLAGS=--xla_force_host_platform_device
 The step is this script's own (not loop.train_step): loop's `_forward` passes `deterministic=`
 and trains `trainable_filter(model.config)` (an encoder's LoRA + "head"), which the decoder does
 not take; this step uses `decoder_trainable_filter`, loss.pairwise_loss and optim.optimizer.
-Per-layer rematerialisation (`--remat`, default on): the decoder has no remat option, so the
-step re-runs DecoderRewardModel.hidden's few lines with `nnx.remat` around each Block (checked
-against `model(tokens, mask)` in --throughput).
+Per-layer rematerialisation (`--remat`, default on): the decoder's `remat` option
+(`model.remat` in params.yaml), `nnx.remat` around each Block.
 
 Prints one JSON object.
 """
@@ -91,35 +90,8 @@ def decoder_config(name: str, args: argparse.Namespace, **change):
 
     hf = {**MODELS[name], **change}
     return DecoderConfig.from_hf(
-        hf, source=name, compute_dtype=args.dtype, lora_rank=args.lora_rank
+        hf, source=name, compute_dtype=args.dtype, lora_rank=args.lora_rank, remat=args.remat
     )
-
-
-def rewards(model, tokens, mask, remat: bool):
-    """DecoderRewardModel.__call__ with each Block optionally under nnx.remat."""
-    import jax
-    import jax.numpy as jnp
-    from flax import nnx
-
-    cfg, T = model.config, tokens.shape[1]
-    x = model.embed_tokens(tokens)
-    if cfg.gemma:
-        x = x * jnp.asarray(math.sqrt(cfg.hidden_size), x.dtype)
-    pos = jnp.arange(T)
-    causal = (pos[None, :] <= pos[:, None])[None] & mask.astype(bool)[:, None, :]
-    local = causal & (pos[None, :] > pos[:, None] - (cfg.sliding_window or T))[None]
-
-    def call(block, x, m):
-        return block(x, m)
-
-    if remat:
-        call = nnx.remat(call)
-    for block in model.layers:
-        x = call(block, x, local if block.sliding else causal)
-    h = model.norm(x).astype(jnp.float32)
-    last = mask.shape[1] - 1 - jnp.argmax(mask[:, ::-1], axis=1)
-    out = model.score(jnp.take_along_axis(h, last[:, None, None], axis=1)[:, 0])[:, 0]
-    return jax.numpy.asarray(out)
 
 
 def build(cfg, abstract: bool):
@@ -143,7 +115,7 @@ def build(cfg, abstract: bool):
     return graphdef, params, rest, tx, opt_state
 
 
-def make_step(graphdef, tx, remat: bool):
+def make_step(graphdef, tx):
     import jax
     import optax
     from flax import nnx
@@ -153,7 +125,7 @@ def make_step(graphdef, tx, remat: bool):
     def step(params, opt_state, rest, tokens, mask):
         def loss_fn(p):
             model = nnx.merge(graphdef, p, rest)
-            return pairwise_loss(rewards(model, tokens, mask, remat), 0.0, 0.0)[0]
+            return pairwise_loss(model(tokens, mask), 0.0, 0.0)[0]
 
         loss, grads = jax.value_and_grad(loss_fn)(params)
         updates, opt_state = tx.update(grads, opt_state, params)
@@ -189,7 +161,7 @@ def memory(cfg, args: argparse.Namespace) -> dict:
     tokens = jax.ShapeDtypeStruct((rows, args.seq), jnp.int32, sharding=batch)
     mask = jax.ShapeDtypeStruct((rows, args.seq), jnp.bool_, sharding=batch)
     step = jax.jit(
-        make_step(graphdef, tx, args.remat),
+        make_step(graphdef, tx),
         in_shardings=(*shard, batch, batch),
         out_shardings=(shard[0], shard[1], NamedSharding(mesh, jax.sharding.PartitionSpec())),
         donate_argnums=(0, 1),
@@ -291,7 +263,6 @@ def step_flops(cfg, params, rest, rows: int, seq: int) -> float:
 def time_model(name: str, args: argparse.Namespace, peak: dict[str, float]) -> dict:
     import jax
     import numpy as np
-    from flax import nnx
 
     cfg = decoder_config(name, args)
     graphdef, params, rest, tx, opt_state = build(cfg, abstract=False)
@@ -299,13 +270,7 @@ def time_model(name: str, args: argparse.Namespace, peak: dict[str, float]) -> d
     tokens = rng.integers(1, cfg.vocab_size, (args.tp_rows, args.tp_seq)).astype(np.int32)
     mask = np.ones(tokens.shape, bool)
 
-    @jax.jit
-    def check(p, r, t, m):
-        model = nnx.merge(graphdef, p, r)
-        return model(t, m), rewards(model, t, m, args.remat)
-
-    ref, ours = check(params, rest, tokens[:, :16], mask[:, :16])
-    step = jax.jit(make_step(graphdef, tx, args.remat), donate_argnums=(0, 1))
+    step = jax.jit(make_step(graphdef, tx), donate_argnums=(0, 1))
     t = time.perf_counter()
     params, opt_state, loss = step(params, opt_state, rest, tokens, mask)
     loss.block_until_ready()
@@ -325,7 +290,6 @@ def time_model(name: str, args: argparse.Namespace, peak: dict[str, float]) -> d
         "model_flops_per_step": flops,
         "mfu_vs_float32_matmul": flops / sec / peak["float32"],
         f"mfu_vs_{args.dtype}_matmul": flops / sec / peak[args.dtype],
-        "remat_forward_max_abs_diff_vs_model": float(np.max(np.abs(np.asarray(ref - ours)))),
     }
 
 

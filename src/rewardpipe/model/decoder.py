@@ -23,7 +23,7 @@ _init = nnx.initializers.normal(0.02)
 FAMILIES = ("llama", "qwen2", "qwen3", "gemma3_text")
 ROPE_TYPES = ("default", "linear", "llama3")
 # Fields a caller may set on top of config.json; the rest are fixed by the pretrained weights.
-OVERRIDABLE = ("compute_dtype", "lora_rank", "lora_alpha", "lora_targets")
+OVERRIDABLE = ("compute_dtype", "lora_rank", "lora_alpha", "lora_targets", "remat")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +82,7 @@ class DecoderConfig:
     lora_rank: int = 0
     lora_alpha: float = 16.0
     lora_targets: tuple[str, ...] = LORA_TARGETS
+    remat: bool = False  # recompute each Block's activations in the backward pass
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lora_targets", tuple(self.lora_targets))  # hashable
@@ -286,8 +287,9 @@ class DecoderRewardModel(nnx.Module):
         causal = (pos[None, :] <= pos[:, None])[None] & mask.astype(bool)[:, None, :]
         window = cfg.sliding_window or T
         local = causal & (pos[None, :] > pos[:, None] - window)[None]
+        call = nnx.remat(_call_block) if cfg.remat else _call_block
         for block in self.layers:
-            x = block(x, local if block.sliding else causal)
+            x = call(block, x, local if block.sliding else causal)
         return self.norm(x)
 
     def __call__(
@@ -298,6 +300,10 @@ class DecoderRewardModel(nnx.Module):
         h = self.hidden(tokens, mask).astype(jnp.float32)
         last = mask.shape[1] - 1 - jnp.argmax(mask[:, ::-1], axis=1)  # last real token
         return self.score(jnp.take_along_axis(h, last[:, None, None], axis=1)[:, 0])[:, 0]
+
+
+def _call_block(block: Block, x: jax.Array, mask: jax.Array) -> jax.Array:
+    return block(x, mask)
 
 
 def decoder_trainable_filter(config: DecoderConfig) -> nnx.filterlib.Filter:

@@ -24,6 +24,7 @@ def create(
             lora_rank=model_params.lora_rank,
             lora_alpha=model_params.lora_alpha,
             lora_targets=tuple(model_params.lora_targets),
+            remat=model_params.remat,
         )
     if model_params.backbone == "bert":
         model, _ = load_bert(
