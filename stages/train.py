@@ -7,13 +7,13 @@ import jax
 from dvclive import Live
 from tokenizers import Tokenizer
 
-from rewardpipe import model_folder, stage
+from rewardpipe import model_folder, pretrained, stage
 from rewardpipe.chat_format import PromptFormat
 from rewardpipe.encoding import Encoder, PromptEncoder, encode_pairs
 from rewardpipe.io import atomic_dir, read_json, read_jsonl, write_json
 from rewardpipe.model import factory
 from rewardpipe.params import load_section, to_dict
-from rewardpipe.training import curves
+from rewardpipe.training import curves, sharding
 from rewardpipe.training.batching import PairBatcher
 from rewardpipe.training.checkpoints import Checkpoints, file_sha256, run_dir, run_identity
 from rewardpipe.training.loop import ValData, train
@@ -29,7 +29,8 @@ def main() -> None:
     ap.add_argument("--perf", required=True, help="timings JSON (not a DVC metric)")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args()
-    model_params = load_section(args.params, "model")
+    asked = load_section(args.params, "model")
+    model_params = pretrained.local(asked)  # a Hub id is downloaded (cached) at model.revision
     train_params = load_section(args.params, "train")
     data = Path(args.data)
     tokenizer = Tokenizer.from_file(str(data / "tokenizer.json"))
@@ -80,6 +81,9 @@ def main() -> None:
             checkpoints=checkpoints,
             live=live,
             progress=not args.no_progress,
+            mesh=sharding.train_mesh(
+                train_params.mesh_data, train_params.mesh_fsdp, fsdp_default=decoder
+            ),
         )
     checkpoints.close()
     summary = Path(args.metrics) / curves.SUMMARY  # the curves' last values
@@ -96,6 +100,12 @@ def main() -> None:
                     "val": result.val,
                     "loss": last.get("loss"),
                     "params": to_dict(train_params),
+                    "pretrained": asked.pretrained
+                    and {
+                        "name": asked.pretrained,
+                        "revision": asked.revision,
+                        "commit": pretrained.commit_of(Path(model_params.pretrained)),
+                    },
                 },
             },
             pretrained=model_params.pretrained if decoder else None,

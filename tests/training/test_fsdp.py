@@ -170,3 +170,70 @@ def test_data_mesh_api_is_unchanged():
     tree = {"w": np.ones((64, 512), np.float32)}
     assert sharding.place(tree, mesh)["w"].sharding.spec == P()  # no fsdp axis: replicated
     assert sharding.batch_spec(sharding.make_mesh()) == P(("data", "fsdp"))
+
+
+# loop.train end to end on the mesh the train stage builds (`sharding.train_mesh`, decoder
+# default: every device on fsdp), with remat on: the same val metrics as one device, and the
+# returned model's large arrays still hold 1/8 per device.
+TRAIN_SCRIPT = textwrap.dedent(
+    """
+    import json
+    import jax, numpy as np
+    from flax import nnx
+    from rewardpipe.model.decoder import DecoderConfig, DecoderRewardModel, Rope
+    from rewardpipe.params import TrainParams
+    from rewardpipe.training import sharding
+    from rewardpipe.training.batching import PairBatcher
+    from rewardpipe.training.loop import ValData, train
+
+    cfg = DecoderConfig(
+        model_type="qwen2", vocab_size=256, hidden_size=128, intermediate_size=256, num_layers=2,
+        num_heads=4, num_kv_heads=2, head_dim=32, rope=Rope(10_000.0),
+        layer_types=("full_attention",) * 2, remat=True,
+    )
+    rng = np.random.default_rng(0)
+    seqs = lambda n: [rng.integers(1, 256, size=rng.integers(4, 30)).astype(np.int32) for _ in range(n)]
+    chosen, rejected, val_c, val_r = seqs(64), seqs(64), seqs(16), seqs(16)
+    tp = TrainParams(steps=4, batch_size=8, lr=1e-3, warmup_steps=0, eval_every=4, save_every=4,
+                     log_every=2)
+    mesh = sharding.train_mesh(tp.mesh_data, tp.mesh_fsdp, fsdp_default=True)
+    result = train(
+        DecoderRewardModel(cfg, rngs=nnx.Rngs(0)), tp,
+        PairBatcher(chosen, rejected, tp.batch_size, 32, 0, 0), ValData(val_c, val_r, 8),
+        progress=False, mesh=mesh,
+    )
+    kernel = result.model.layers[0].mlp.up_proj.kernel[...]
+    print(json.dumps({
+        "mesh": dict(mesh.shape), "val": result.val,
+        "kernel": [kernel.size, kernel.addressable_shards[0].data.size],
+    }))
+    """
+)
+
+
+def test_train_on_the_stage_mesh_shards_a_decoder_and_matches_one_device():
+    def run(devices: int) -> dict:
+        env = dict(os.environ, JAX_PLATFORMS="cpu")
+        env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+        proc = subprocess.run(
+            [sys.executable, "-c", TRAIN_SCRIPT], env=env, capture_output=True, text=True,
+            timeout=600, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    one, eight = run(1), run(8)
+    assert one["mesh"] == {"data": 1, "fsdp": 1} and eight["mesh"] == {"data": 1, "fsdp": 8}
+    for key in ("loss", "accuracy", "margin"):
+        assert abs(one["val"][key] - eight["val"][key]) < 1e-5, key
+    size, local = eight["kernel"]
+    assert local * 8 == size and one["kernel"] == [size, size]
+
+
+def test_train_mesh_defaults_per_backbone():
+    n = jax.device_count()
+    assert sharding.train_mesh(0, 0, fsdp_default=False).axis_names == ("data",)
+    assert dict(sharding.train_mesh(0, 0, fsdp_default=True).shape) == {"data": 1, "fsdp": n}
+    assert dict(sharding.train_mesh(n, 0, fsdp_default=True).shape) == {"data": n, "fsdp": 1}
+    assert sharding.placement(sharding.data_mesh()) is sharding.replicate
+    assert sharding.placement(sharding.make_mesh()) is sharding.place

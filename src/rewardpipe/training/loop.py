@@ -183,15 +183,17 @@ def train(
     checkpoints: Checkpoints | None = None,
     live: Logger | None = None,
     progress: bool = True,
+    mesh: jax.sharding.Mesh | None = None,
 ) -> TrainResult:
     """Train for `tp.steps` optimizer updates (× `grad_accum` micro-batches), resuming from the
     latest checkpoint in `checkpoints` when there is one. The caller restores the dvclive folder
-    from that checkpoint's curves (`curves.restore`) before opening `live`."""
+    from that checkpoint's curves (`curves.restore`) before opening `live`. `mesh` (default:
+    every device on `data`) with an `fsdp` axis shards the state (`sharding.train_mesh`)."""
     start = time.perf_counter()
-    mesh = sharding.data_mesh()
+    mesh = sharding.data_mesh() if mesh is None else mesh
     # A decoder's config has no max_len: the batcher's (model.max_len) bounds its sequences.
     max_len, pad_id = getattr(model.config, "max_len", batcher.max_len), batcher.pad_id
-    state, config = init_state(model, tp, mesh)
+    state, config = init_state(model, tp, mesh, sharding.placement(mesh))
     sharding.check_divisible(2 * tp.batch_size, mesh, "2 × train.batch_size")
     sharding.check_divisible(2 * val.batch_size, mesh, "2 × val batch size")
     opt_step = 0

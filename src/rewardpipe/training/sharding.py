@@ -60,6 +60,20 @@ def make_mesh(data: int | None = None, fsdp: int | None = None) -> Mesh:
     return Mesh(np.asarray(devices).reshape(data, fsdp), (AXIS, FSDP))
 
 
+def train_mesh(data: int, fsdp: int, *, fsdp_default: bool) -> Mesh:
+    """The mesh of `train.mesh_data` × `train.mesh_fsdp` (0: derived). With both 0, every device
+    goes on `fsdp` when `fsdp_default` (decoders), else on a 1-D `data` mesh (data parallel)."""
+    if not data and not fsdp and not fsdp_default:
+        return data_mesh()
+    return make_mesh(data or None, fsdp or None)
+
+
+def placement(mesh: Mesh) -> Any:
+    """How `init_state` puts the state on `mesh`: `place` (FSDP) on a mesh with an `fsdp` axis,
+    else `replicate`."""
+    return place if FSDP in mesh.axis_names else replicate
+
+
 def replicate(tree: Any, mesh: Mesh) -> Any:
     return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
 
