@@ -1,6 +1,7 @@
 # rewardpipe: every target is a thin call to the setup script, DVC, pytest or the CLI.
 # Variables: RUN=name (monitor), RUNS="a b" (monitor-compare), RUN_NAME=name (train*),
-# ARGS="..." (extra CLI options), REPO_ID=user/name (deploy*), DATA_PATH=dir (prepare-* from files).
+# ARGS="..." (extra CLI options), REPO_ID=user/name (deploy*), DATA_PATH=dir (prepare-* from files),
+# DECODER=hub-id-or-folder (train-full).
 SHELL := /bin/bash
 VENV  := .venv
 BIN   := $(VENV)/bin
@@ -14,6 +15,8 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 # Targets that download from the Hugging Face Hub lift the offline default for themselves only.
 ONLINE := HF_HUB_OFFLINE=0 HF_DATASETS_OFFLINE=0
 NAME_OPT = $(if $(RUN_NAME),--run-name $(RUN_NAME))
+# train-full's backbone: a Hub id (or a local Hugging Face folder); pin it with ARGS="-S model.revision=..."
+DECODER ?= Qwen/Qwen2.5-0.5B-Instruct
 # The small config (also used by the pull-request workflow): minutes on a laptop CPU.
 SMALL := -S prepare.synthetic_train=400 -S prepare.synthetic_test=60 -S prepare.vocab_size=1000 \
 	-S model.d_model=64 -S model.n_layers=1 -S model.d_ff=256 -S model.max_len=256 \
@@ -75,9 +78,10 @@ train-small: ## experiment with the small config (RUN_NAME=, ARGS=)
 train: ## experiment with params.yaml as it is (RUN_NAME=, ARGS=)
 	$(CLI) train $(NAME_OPT) $(ARGS)
 
-train-full: ## experiment on the real GSM8K with a larger model (GPU/TPU advised)
-	$(ONLINE) $(CLI) train $(NAME_OPT) --dataset gsm8k --steps 5000 -S model.d_model=256 \
-		-S model.n_layers=4 -S model.d_ff=1024 -S model.max_len=384 -S train.warmup_steps=300 \
+train-full: ## experiment on the real GSM8K: a pretrained decoder LM + LoRA (DECODER=hub-id; GPU/TPU)
+	$(ONLINE) $(CLI) train $(NAME_OPT) --dataset gsm8k --steps 2000 --lr 1e-4 --lora-rank 16 \
+		-S model.backbone=decoder -S model.pretrained=$(DECODER) -S model.max_len=512 \
+		-S model.remat=true -S train.precision=bfloat16 -S train.warmup_steps=100 \
 		-S train.eval_every=250 -S train.save_every=250 $(ARGS)
 
 evaluate-quick: ## 50 test prompts, outside the pipeline -> results/eval-quick.json

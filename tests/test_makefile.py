@@ -96,7 +96,9 @@ def test_train_small_and_full_pass_params_through_the_cli():
     )
     assert "-S train.steps=100" in small
     full = " ".join(" ".join(dry("train-full")).replace("\\", " ").split())
-    assert "rewardpipe train --dataset gsm8k --steps 5000 -S model.d_model=256" in full
+    assert "rewardpipe train --dataset gsm8k --steps 2000 --lr 1e-4 --lora-rank 16" in full
+    assert "-S model.backbone=decoder -S model.pretrained=Qwen/Qwen2.5-0.5B-Instruct" in full
+    assert "HF_HUB_OFFLINE=0" in full
 
 
 @pytest.mark.parametrize(

@@ -236,7 +236,13 @@ def test_pretrained_decoder_with_lora_through_train_and_evaluate(tmp_path):
 
     from rewardpipe.inference import RewardModel
 
-    llama = tiny_llama(tmp_path / "llama")
+    # The backbone comes as a Hub id pinned by a commit, from a Hub cache (offline).
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    cache = tmp_path / "hub"
+    llama = tiny_llama(cache / "models--tiny-org--llama" / "snapshots" / commit)
+    (cache / "models--tiny-org--llama" / "refs").mkdir()
+    (cache / "models--tiny-org--llama" / "refs" / "main").write_text(commit)
+    hub_env = {"HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
     repo = make_repo(tmp_path / "repo", {"train": {"steps": 4, "eval_every": 4, "save_every": 4}})
     dvc(
         repo,
@@ -247,12 +253,17 @@ def test_pretrained_decoder_with_lora_through_train_and_evaluate(tmp_path):
         "-S",
         "model.backbone=decoder",
         "-S",
-        f"model.pretrained={llama}",
+        "model.pretrained=tiny-org/llama",
+        "-S",
+        f"model.revision={commit}",
         "-S",
         "model.lora_rank=4",
         "-S",
+        "model.remat=true",
+        "-S",
         "model.max_len=96",
         "evaluate",
+        env_extra=hub_env,
     )
     stats = json.loads((repo / "data/prepared/stats.json").read_text())
     vocab = Tokenizer.from_file(str(llama / "tokenizer.json")).get_vocab_size()
@@ -261,13 +272,17 @@ def test_pretrained_decoder_with_lora_through_train_and_evaluate(tmp_path):
     assert config["architectures"] == ["LlamaForSequenceClassification"]
     assert config["rewardpipe"]["lora"]["rank"] == 4
     assert config["rewardpipe"]["train"]["steps"] == 4
+    assert config["rewardpipe"]["train"]["pretrained"] == {
+        "name": "tiny-org/llama", "revision": commit, "commit": commit
+    }  # fmt: skip
     eval_metrics = json.loads((repo / "metrics/eval.json").read_text())
     assert eval_metrics["n_candidates"] > 0
     model = RewardModel.from_pretrained(repo / "models/model")
     assert len(model.score_batch(["What is 2 + 3?"], ["#### 5"])) == 1
     # publish exports the decoder folder as a validated bundle.
-    dvc(repo, "repro", "publish")
+    dvc(repo, "repro", "publish", env_extra=hub_env)
     export = repo / "models/export"
+    assert "base_model: tiny-org/llama" in (export / "README.md").read_text()
     config = json.loads((export / "config.json").read_text())
     assert config["architectures"] == ["LlamaForSequenceClassification"]
     assert config["rewardpipe"]["format"] == "rewardpipe-reward-model"

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from rewardpipe.params import section_from_dict
+
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = REPO / ".github" / "workflows"
 BIN = Path(sys.executable).parent
@@ -128,6 +130,36 @@ def test_accelerator_training_is_a_manual_dvc_experiment_that_gets_pushed():
     train = next(s for s in job["steps"] if "rewardpipe train" in s.get("run", ""))
     # inputs reach the shell through env, never pasted into the script
     assert "${{" not in train["run"] and train["env"]["LR"] == "${{ inputs.lr }}"
+
+
+@pytest.mark.parametrize("backbone", ["decoder", "transformer"])
+def test_accelerator_inputs_become_params_that_check(tmp_path, backbone):
+    """Run the train step's script with the inputs' defaults and a fake `rewardpipe`."""
+    wf = load("train-accelerator.yml")
+    inputs = wf["on"]["workflow_dispatch"]["inputs"]
+    train = next(s for s in wf["jobs"]["train"]["steps"] if "rewardpipe train" in s.get("run", ""))
+    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}", "GITHUB_STEP_SUMMARY": "/dev/null"}
+    for name, value in train["env"].items():
+        key = value.removeprefix("${{ inputs.").split(" ")[0].rstrip("}")
+        default = inputs.get(key, {}).get("default", "")
+        env[name] = str(default).lower() if isinstance(default, bool) else str(default)
+    env["BACKBONE"] = backbone
+    fake = tmp_path / "rewardpipe"
+    fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >> {tmp_path}/args\n')
+    fake.chmod(0o755)
+    subprocess.run(["bash", "-c", train["run"]], env=env, check=True)
+    args = (tmp_path / "args").read_text().splitlines()
+    sets = dict(args[i + 1].split("=", 1) for i, a in enumerate(args) if a == "--set")
+    model = {
+        k.split(".", 1)[1]: yaml.safe_load(v) for k, v in sets.items() if k.startswith("model.")
+    }
+    assert model["backbone"] == backbone
+    if backbone == "decoder":
+        assert model["pretrained"] == "Qwen/Qwen2.5-0.5B-Instruct" and model["remat"] is True
+    else:
+        assert "pretrained" not in model and "remat" not in model
+    section_from_dict("model", model)  # a Hub id checks without any download
+    assert yaml.safe_load(sets["train.mesh_fsdp"]) == 0
 
 
 # ------------------------------------------------------------------------------ pre-commit
