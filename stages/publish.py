@@ -69,6 +69,7 @@ def main() -> None:
             # be named inside it, so the revision is recorded only in a bundle that is pushed.
             git_revision=git_revision() if push else None,
             params_sha256=digest,
+            max_shard_bytes=publish_params.max_shard_bytes,
         )
     size = sum(f["bytes"] for f in report["files"].values())
     print(

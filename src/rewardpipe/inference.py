@@ -19,6 +19,7 @@ from rewardpipe.encoding import Encoder, PromptEncoder, bucket_length, pad_batch
 from rewardpipe.errors import UserError
 from rewardpipe.io import atomic_path, invalid_text, read_jsonl, sha256_file
 from rewardpipe.model import DecoderRewardModel, RewardTransformer
+from rewardpipe.model.decoder_weights import weight_files
 from rewardpipe.model_folder import DOWNLOAD
 from rewardpipe.pretrained import is_hub_id, looks_like_path, resolve
 
@@ -153,7 +154,7 @@ def _verify_hashes(folder: Path, config: dict[str, Any]) -> None:
     where = folder / model_folder.CONFIG
     if not isinstance(files, dict):
         raise UserError(f"{where}: files: expected an object of file hashes, got {files!r}")
-    for name in (model_folder.WEIGHTS, model_folder.TOKENIZER):
+    for name in (*weight_files(folder), model_folder.TOKENIZER):
         if name not in files or not (folder / name).is_file():
             continue  # a missing file is reported by the loader
         info = files[name]

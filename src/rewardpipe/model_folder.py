@@ -4,7 +4,8 @@ A decoder backbone's folder is instead a Hugging Face *ForSequenceClassification
 transformers loads as is: its config.json is the pretrained one with `architectures`,
 `num_labels: 1`, `pad_token_id` and `dtype: float32` set, plus rewardpipe's own record (model
 kind and max_len, LoRA, reward mean/std, train record) under the `rewardpipe` key; the weights
-are `decoder_state_dict` (LoRA merged, float32); the tokenizer files are copied from the
+are `decoder_state_dict` (LoRA merged, float32; `model.safetensors`, or shards + index above
+2 GB); the tokenizer files are copied from the
 pretrained folder (tokenizer.json, tokenizer_config.json, any chat template files).
 """
 
@@ -16,12 +17,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from safetensors.numpy import save_file
 from tokenizers import Tokenizer
 
 from rewardpipe.chat_format import PromptFormat
 from rewardpipe.errors import UserError
-from rewardpipe.io import atomic_path
 from rewardpipe.model import (
     ModelConfig,
     RewardTransformer,
@@ -32,7 +31,13 @@ from rewardpipe.model import (
 )
 from rewardpipe.model import save_safetensors as _save_weights
 from rewardpipe.model.decoder import GEMMA3_DEFAULTS, DecoderRewardModel
-from rewardpipe.model.decoder_weights import decoder_state_dict, load_decoder, read_hf_json
+from rewardpipe.model.decoder_weights import (
+    INDEX,
+    decoder_state_dict,
+    load_decoder,
+    read_hf_json,
+    write_weights,
+)
 from rewardpipe.model.transformer import make_rngs
 
 WEIGHTS, CONFIG, TOKENIZER = "model.safetensors", "config.json", "tokenizer.json"
@@ -46,7 +51,14 @@ TOKENIZER_FILES = (
     "chat_templates",
 )
 # What `RewardModel.from_pretrained` fetches of a Hub repo (snapshot_download allow_patterns).
-DOWNLOAD = (WEIGHTS, CONFIG, *(f"{f}/*" if "." not in f else f for f in TOKENIZER_FILES))
+# Sharded weights: the index and transformers' shard names.
+DOWNLOAD = (
+    WEIGHTS,
+    INDEX,
+    "model-*-of-*.safetensors",
+    CONFIG,
+    *(f"{f}/*" if "." not in f else f for f in TOKENIZER_FILES),
+)
 ARCHITECTURES = {
     "llama": "LlamaForSequenceClassification",
     "qwen2": "Qwen2ForSequenceClassification",
@@ -141,8 +153,7 @@ def _save_decoder(
     )
     hf[RECORD] = record
     folder.mkdir(parents=True, exist_ok=True)
-    with atomic_path(folder / WEIGHTS) as tmp:
-        save_file(decoder_state_dict(model), str(tmp), metadata={"format": "pt"})
+    write_weights(folder, decoder_state_dict(model))
     for name in TOKENIZER_FILES:
         src = pretrained / name
         if src.is_dir():

@@ -309,8 +309,16 @@ class PublishParams:
     tags: list[str] = field(default_factory=lambda: ["reward-model", "gsm8k", "jax", "flax", "dvc"])
     model_card: str | None = None
     validate_only: bool = False
+    max_shard_bytes: int = 2_000_000_000  # a decoder bundle's weights above it: shards + index
 
     def check(self) -> None:
+        _check(
+            isinstance(self.max_shard_bytes, int) and self.max_shard_bytes >= 1,
+            "publish",
+            "max_shard_bytes",
+            "an integer >= 1 (bytes per safetensors shard)",
+            self.max_shard_bytes,
+        )
         _check(
             not self.push or bool(self.repo_id),
             "publish",

@@ -1,11 +1,13 @@
 """Decoder bundles: the model folder plus README.md and eval.json, its config.json's
-`rewardpipe` record holding the bundle fields; validation and transformers parity."""
+`rewardpipe` record holding the bundle fields; validation, sharded weights (transformers' shards
++ index above `max_shard_bytes`) and transformers parity."""
 
 from __future__ import annotations
 
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -27,10 +29,9 @@ MAX_LEN = 48
 OPTIONS = CardOptions(license="apache-2.0", model_ref="models/export", model_name="tiny-rm")
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("decoder-export")
-    pretrained = tiny_llama(root / "llama")
+def export_model(root: Path, pretrained: Path, **kwargs: int) -> dict[str, Path]:
+    """A trained-like model folder from `pretrained` (LoRA perturbed, so the merge matters) and
+    its published bundle (`kwargs` go to `build_bundle`)."""
     record = {"reward": {"mean": 0.5, "std": 2.0}, "train": {"steps": 1}}
     model = root / "model"
     model_folder.save(
@@ -38,8 +39,59 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     )
     evals = write_eval(root / "eval.json")
     digest = export.params_hash({"train": {"steps": 1}})
-    build_bundle(model, evals, root / "export", OPTIONS, git_revision=None, params_sha256=digest)
+    build_bundle(
+        model, evals, root / "export", OPTIONS, git_revision=None, params_sha256=digest, **kwargs
+    )
     return {"model": model, "eval": evals, "export": root / "export"}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("decoder-export")
+    return export_model(root, tiny_llama(root / "llama"))
+
+
+@pytest.fixture(scope="module")
+def sharded(built: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The same model folder exported with a shard limit of a third of its weights."""
+    root = tmp_path_factory.mktemp("decoder-sharded")
+    limit = (built["model"] / "model.safetensors").stat().st_size // 3
+    digest = export.params_hash({"train": {"steps": 1}})
+    out = root / "export"
+    build_bundle(
+        built["model"],
+        built["eval"],
+        out,
+        OPTIONS,
+        git_revision=None,
+        params_sha256=digest,
+        max_shard_bytes=limit,
+    )
+    return {**built, "export": out, "single": built["export"], "limit": limit}
+
+
+def transformers_rewards(folder: Path, ours: RewardModel, pairs: list[tuple[str, str]]) -> Any:
+    """`AutoModelForSequenceClassification` (float32) rewards of `pairs` in one right-padded
+    batch of rewardpipe's own token ids."""
+    import torch
+    import transformers
+
+    from rewardpipe.encoding import pad_batch
+
+    prompts, completions = zip(*pairs, strict=True)
+    seqs = ours.encoder.encode(list(prompts), list(completions))
+    pad = int(ours.config["model"]["pad_token_id"])
+    tokens, mask = pad_batch(seqs, MAX_LEN, pad)
+    assert (~mask).any(), "the batch should hold padding"
+    reference = transformers.AutoModelForSequenceClassification.from_pretrained(
+        str(folder), local_files_only=True, dtype=torch.float32
+    ).eval()
+    with torch.no_grad():
+        logits = reference(
+            input_ids=torch.from_numpy(tokens.astype(np.int64)),
+            attention_mask=torch.from_numpy(mask.astype(np.int64)),
+        ).logits[:, 0]
+    return logits.numpy()
 
 
 def test_bundle_is_the_model_folder_with_bundle_fields(built: dict[str, Path]) -> None:
@@ -112,30 +164,79 @@ def test_wrong_probe_scores_fail(built: dict[str, Path], tmp_path: Path) -> None
 
 
 def test_transformers_loads_the_bundle_with_the_same_rewards(built: dict[str, Path]) -> None:
-    import torch
-    import transformers
-
-    from rewardpipe.encoding import pad_batch
-
     ours = RewardModel.from_pretrained(built["export"])
-    prompts, completions = zip(*export.PROBES, strict=True)
-    rewards = np.asarray(ours.score_batch(list(prompts), list(completions)))
-    seqs = ours.encoder.encode(list(prompts), list(completions))
-    pad = int(ours.config["model"]["pad_token_id"])
-    tokens, mask = pad_batch(seqs, MAX_LEN, pad)
-    reference = transformers.AutoModelForSequenceClassification.from_pretrained(
-        str(built["export"]), local_files_only=True, dtype=torch.float32
-    ).eval()
-    with torch.no_grad():
-        logits = reference(
-            input_ids=torch.from_numpy(tokens.astype(np.int64)),
-            attention_mask=torch.from_numpy(mask.astype(np.int64)),
-        ).logits[:, 0]
-    np.testing.assert_allclose(logits.numpy(), rewards, atol=1e-4)
+    rewards = np.asarray(ours.score_batch(*map(list, zip(*export.PROBES, strict=True))))
+    theirs = transformers_rewards(built["export"], ours, list(export.PROBES))
+    np.testing.assert_allclose(theirs, rewards, atol=1e-4)
 
 
+def test_sharded_export_writes_transformers_shards_and_index(sharded: dict[str, Path]) -> None:
+    from safetensors.numpy import load_file
+
+    out = sharded["export"]
+    assert not (out / "model.safetensors").exists()
+    index = json.loads((out / "model.safetensors.index.json").read_text())
+    shards = sorted(p.name for p in out.glob("model-*-of-*.safetensors"))
+    assert len(shards) >= 2
+    assert shards == [
+        f"model-{i:05d}-of-{len(shards):05d}.safetensors" for i in range(1, 1 + len(shards))
+    ]
+    assert sorted(set(index["weight_map"].values())) == shards
+    source = load_file(sharded["model"] / "model.safetensors")
+    total = 0
+    for shard in shards:
+        tensors = load_file(out / shard)
+        assert sum(v.nbytes for v in tensors.values()) <= sharded["limit"] or len(tensors) == 1
+        for name, value in tensors.items():
+            assert index["weight_map"][name] == shard
+            np.testing.assert_array_equal(value, source[name])
+            total += value.nbytes
+    assert set(index["weight_map"]) == set(source)
+    assert index["metadata"]["total_size"] == total
+    record = json.loads((out / "config.json").read_text())["rewardpipe"]
+    assert {"model.safetensors.index.json", *shards} <= set(record["files"])
+    assert "model.safetensors" not in record["files"]
+
+
+def test_sharded_bundle_validates_and_scores_identically(sharded: dict[str, Path]) -> None:
+    report = validate_bundle(sharded["export"], sharded["model"])
+    assert report["probe"]["max_abs_diff_in_memory"] <= export.TOLERANCE
+    assert "model.safetensors.index.json" in report["files"]
+    loaded = RewardModel.from_pretrained(sharded["export"])
+    single = RewardModel.from_pretrained(sharded["single"])
+    np.testing.assert_array_equal(export.probe_scores(loaded), export.probe_scores(single))
+    theirs = transformers_rewards(sharded["export"], loaded, list(export.PROBES))
+    np.testing.assert_allclose(theirs, export.probe_scores(loaded), atol=1e-4)
+
+
+def test_a_missing_or_tampered_shard_fails_naming_it(
+    sharded: dict[str, Path], tmp_path: Path
+) -> None:
+    copy = Path(shutil.copytree(sharded["export"], tmp_path / "export"))
+    shard = sorted(copy.glob("model-*-of-*.safetensors"))[-1]
+    data = bytearray(shard.read_bytes())
+    data[-4:] = b"\x00\x00\x80\x3f"
+    shard.write_bytes(bytes(data))
+    with pytest.raises(UserError, match=rf"{shard.name}: content changed after export"):
+        export.validate(copy)
+    with pytest.raises(UserError, match=rf"{shard.name}: sha256"):
+        RewardModel.from_pretrained(copy)
+    shard.unlink()
+    with pytest.raises(UserError, match=rf"{shard.name}: missing"):
+        export.validate(copy)
+
+
+def test_the_shard_limit_is_checked() -> None:
+    from rewardpipe.params import PublishParams
+
+    assert PublishParams().max_shard_bytes == 2_000_000_000 == export.MAX_SHARD_BYTES
+    with pytest.raises(UserError, match=r"publish\.max_shard_bytes"):
+        PublishParams(max_shard_bytes=0).check()
+
+
+@pytest.mark.parametrize("bundle", ["built", "sharded"])
 def test_a_pushed_decoder_bundle_loads_by_repo_id(
-    built: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    bundle: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What the Hub serves to `from_pretrained(repo_id)` (the allow_patterns it asks for, applied
     to the files pushed) holds the prompt format too: it scores like the local bundle."""
@@ -147,12 +248,14 @@ def test_a_pushed_decoder_bundle_loads_by_repo_id(
 
     from rewardpipe.publish import hub
 
+    built = request.getfixturevalue(bundle)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     with MockHub("hf_mockTOKEN0123456789") as mock:
         hub.push(built["export"], "alice/rm", token="hf_mockTOKEN0123456789", endpoint=mock.url)
     pushed = mock.state.commits[0].files
     assert "tokenizer_config.json" in pushed
+    assert set(pushed) == set(export.decoder_files(built["export"]))
 
     def fake_snapshot_download(repo_id: str, **kwargs: object) -> str:
         patterns = kwargs["allow_patterns"]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from safetensors.numpy import save_file
 
 from rewardpipe.errors import UserError
-from rewardpipe.io import read_json
+from rewardpipe.io import atomic_path, read_json
 from rewardpipe.model.decoder import DecoderConfig, DecoderRewardModel
 from rewardpipe.model.transformer import make_rngs
 from rewardpipe.model.weights import load_flat, read_safetensors, to_flat
@@ -41,6 +43,15 @@ def _canonical(name: str) -> str | None:
     return name
 
 
+WEIGHTS, INDEX = "model.safetensors", "model.safetensors.index.json"
+MAX_SHARD_BYTES = 2_000_000_000  # transformers' "2GB": larger weights go to shards + an index
+
+
+def shard_name(i: int, n: int) -> str:
+    """transformers' name of shard `i` (1-based) of `n`."""
+    return f"model-{i:05d}-of-{n:05d}.safetensors"
+
+
 def read_hf_json(path: Path) -> dict[str, Any]:
     """A Hugging Face folder's config.json or weight index: a JSON object."""
     if not path.is_file():
@@ -51,22 +62,37 @@ def read_hf_json(path: Path) -> dict[str, Any]:
     return data
 
 
+def weight_map(folder: Path) -> dict[str, str]:
+    """A sharded folder's index: tensor name -> shard file (a plain file name beside it)."""
+    index = folder / INDEX
+    mapping = read_hf_json(index).get("weight_map")
+    if not isinstance(mapping, dict) or not mapping:
+        raise UserError(f"{index}: weight_map: expected an object of tensor -> shard file")
+    for name, shard in mapping.items():
+        if not isinstance(shard, str) or Path(shard).name != shard or shard.startswith("."):
+            raise UserError(
+                f"{index}: weight_map.{name}: expected a shard file name, got {shard!r}"
+            )
+    return mapping
+
+
+def weight_files(folder: Path) -> list[str]:
+    """The weight files of a folder: `model.safetensors`, else the index and its shards (in
+    order); [] when there are neither."""
+    if (folder / WEIGHTS).is_file():
+        return [WEIGHTS]
+    if (folder / INDEX).is_file():
+        return [INDEX, *sorted(set(weight_map(folder).values()))]
+    return []
+
+
 def read_checkpoint(folder: Path) -> dict[str, tuple[np.ndarray, Path]]:
     """Canonical tensor name -> (array, file it came from), from one file or an index + shards."""
-    single, index = folder / "model.safetensors", folder / "model.safetensors.index.json"
-    if single.is_file():
-        files = [single]
-    elif index.is_file():
-        weight_map = read_hf_json(index).get("weight_map")
-        if not isinstance(weight_map, dict):
-            raise UserError(f"{index}: weight_map: expected an object of tensor -> shard file")
-        files = [folder / shard for shard in sorted(set(weight_map.values()))]
-    else:
-        raise UserError(
-            f"{folder}: neither model.safetensors nor model.safetensors.index.json found"
-        )
+    names = weight_files(folder)
+    if not names:
+        raise UserError(f"{folder}: neither {WEIGHTS} nor {INDEX} found")
     tensors: dict[str, tuple[np.ndarray, Path]] = {}
-    for path in files:
+    for path in (folder / name for name in names if name != INDEX):
         for raw, value in read_safetensors(path).items():
             name = _canonical(raw)
             if name is not None:
@@ -89,9 +115,7 @@ def load_decoder(folder: str | Path, *, seed: int = 0, **overrides: Any) -> Deco
     flat = to_flat(model)
     names = {hf_name(key): key for key in flat if ".lora." not in key}
     expected = {name for name, _ in names}
-    where = folder / "model.safetensors"
-    if not where.is_file():
-        where = folder / "model.safetensors.index.json"
+    where = folder / (weight_files(folder) or [WEIGHTS])[0]
     missing = sorted(name for name in expected - set(tensors) if name != "score.weight")
     if missing:
         raise UserError(
@@ -132,3 +156,43 @@ def decoder_state_dict(model: DecoderRewardModel) -> dict[str, np.ndarray]:
         # A writable C-order copy: safetensors writes the raw buffer, whatever its strides.
         out[name] = np.array(value.T if transpose else value, dtype=np.float32, order="C")
     return out
+
+
+def write_weights(
+    folder: Path,
+    tensors: dict[str, np.ndarray],
+    *,
+    max_shard_bytes: int = MAX_SHARD_BYTES,
+    metadata: dict[str, str] | None = None,
+) -> list[str]:
+    """Write `tensors` into `folder` as transformers does: one `model.safetensors` when they
+    total at most `max_shard_bytes`, else shards of at most that size (a larger tensor alone in
+    one) plus `model.safetensors.index.json` ({metadata: {total_size}, weight_map}). Each file
+    is written to a temp file, then renamed; returns the names written."""
+    if max_shard_bytes < 1:
+        raise ValueError(f"max_shard_bytes: expected an integer >= 1, got {max_shard_bytes}")
+    metadata = {"format": "pt", **(metadata or {})}
+    total = sum(int(v.nbytes) for v in tensors.values())
+    if total <= max_shard_bytes:
+        with atomic_path(folder / WEIGHTS) as tmp:
+            save_file(tensors, str(tmp), metadata=metadata)
+        return [WEIGHTS]
+    shards: list[dict[str, np.ndarray]] = [{}]
+    size = 0
+    for name, value in tensors.items():
+        if shards[-1] and size + value.nbytes > max_shard_bytes:
+            shards.append({})
+            size = 0
+        shards[-1][name] = value
+        size += int(value.nbytes)
+    names = [shard_name(i, len(shards)) for i in range(1, len(shards) + 1)]
+    for name, shard in zip(names, shards, strict=True):
+        with atomic_path(folder / name) as tmp:
+            save_file(shard, str(tmp), metadata=metadata)
+    index = {
+        "metadata": {"total_size": total},
+        "weight_map": {t: name for name, shard in zip(names, shards, strict=True) for t in shard},
+    }
+    with atomic_path(folder / INDEX) as tmp:
+        tmp.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return [INDEX, *names]

@@ -28,10 +28,12 @@ def build_bundle(
     *,
     git_revision: str | None,
     params_sha256: str | None,
+    max_shard_bytes: int = export.MAX_SHARD_BYTES,
 ) -> dict[str, Any]:
     """Export `model_dir` (+ `eval_path`) to `out_dir` and validate it against the in-memory
     model before it replaces `out_dir`; returns the validation report. A decoder model folder
-    is copied as is, its config.json's `rewardpipe` record gaining the bundle fields."""
+    is copied as is, its config.json's `rewardpipe` record gaining the bundle fields, and its
+    weights sharded (transformers' layout) above `max_shard_bytes`."""
     model, tokenizer, source = model_folder.load(model_dir)
     reference = RewardModel(model, tokenizer, source)
     metrics = read_json(eval_path)
@@ -45,7 +47,9 @@ def build_bundle(
             params_sha256=params_sha256,
         )
         with atomic_dir(out_dir) as tmp:
-            record = export.write_decoder_bundle(tmp, model_dir, record, metrics)
+            record = export.write_decoder_bundle(
+                tmp, model_dir, record, metrics, max_shard_bytes=max_shard_bytes
+            )
             text = card.render_card(record, metrics, options)
             (tmp / export.README).write_text(text, encoding="utf-8")
             report = export.validate(tmp, reference)

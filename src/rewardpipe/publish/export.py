@@ -6,7 +6,8 @@ hashes), `tokenizer.json`, `README.md` (model card) and `eval.json`. No pickles;
 `RewardModel.from_pretrained(folder)` and no other file.
 
 A decoder backbone's bundle is its model folder (a transformers *ForSequenceClassification
-folder: config.json, model.safetensors, tokenizer files) plus README.md and eval.json; the bundle
+folder: config.json, model.safetensors, or above `max_shard_bytes` (2 GB) transformers' shards
+`model-0000i-of-0000n.safetensors` + `model.safetensors.index.json`, tokenizer files) plus README.md and eval.json; the bundle
 fields (format, probe rewards, file hashes, version, params hash) go into config.json's
 `rewardpipe` record, so transformers' AutoModelForSequenceClassification still loads it.
 """
@@ -33,6 +34,14 @@ from rewardpipe.errors import UserError
 from rewardpipe.inference import RewardModel
 from rewardpipe.io import sha256_file
 from rewardpipe.model import ModelConfig, RewardTransformer
+from rewardpipe.model.decoder_weights import (
+    INDEX,
+    MAX_SHARD_BYTES,
+    read_hf_json,
+    weight_files,
+    weight_map,
+    write_weights,
+)
 from rewardpipe.model.weights import read_safetensors
 
 FORMAT, FORMAT_VERSION = "rewardpipe-reward-model", 1
@@ -434,8 +443,9 @@ def decoder_bundle_config(
 
 
 def decoder_hashed(folder: Path) -> list[str]:
-    """What a decoder bundle hashes: the weights, every tokenizer file, eval.json."""
-    names = [model_folder.WEIGHTS, model_folder.TOKENIZER]
+    """What a decoder bundle hashes: the weights (one file, or the index and its shards), every
+    tokenizer file, eval.json."""
+    names = [*(weight_files(folder) or [model_folder.WEIGHTS]), model_folder.TOKENIZER]
     for name in DECODER_OPTIONAL:
         path = folder / name
         if path.is_file():
@@ -457,12 +467,16 @@ def write_decoder_bundle(
     model_dir: str | Path,
     record: dict[str, Any],
     eval_metrics: dict[str, Any],
+    *,
+    max_shard_bytes: int = MAX_SHARD_BYTES,
 ) -> dict[str, Any]:
     """Copy the decoder model folder `model_dir` into `folder` (an empty temp folder), write
     eval.json and config.json with `record` (plus file hashes) under the `rewardpipe` key;
-    returns the final record. README.md is written after."""
+    returns the final record. Weights above `max_shard_bytes` are written as transformers'
+    shards + `model.safetensors.index.json`. README.md is written after."""
     folder, model_dir = Path(folder), Path(model_dir)
-    for name in (model_folder.WEIGHTS, model_folder.TOKENIZER, *DECODER_OPTIONAL):
+    _write_decoder_weights(folder, model_dir, max_shard_bytes)
+    for name in (model_folder.TOKENIZER, *DECODER_OPTIONAL):
         src = model_dir / name
         if src.is_dir():
             shutil.copytree(src, folder / name, dirs_exist_ok=True)
@@ -477,22 +491,68 @@ def write_decoder_bundle(
     return full
 
 
+def _write_decoder_weights(folder: Path, model_dir: Path, max_shard_bytes: int) -> None:
+    """The model folder's weights: copied when one file within `max_shard_bytes`, else read
+    and (re)sharded."""
+    names = weight_files(model_dir)
+    single = model_dir / model_folder.WEIGHTS
+    if names == [model_folder.WEIGHTS] and single.stat().st_size <= max_shard_bytes:
+        shutil.copyfile(single, folder / model_folder.WEIGHTS)
+        return
+    if not names:
+        raise UserError(f"{model_dir}: neither {model_folder.WEIGHTS} nor {INDEX} found")
+    tensors: dict[str, np.ndarray] = {}
+    for name in names:
+        if name != INDEX:
+            tensors.update(read_safetensors(model_dir / name))
+    write_weights(folder, tensors, max_shard_bytes=max_shard_bytes)
+
+
+def _check_index(folder: Path) -> dict[str, np.ndarray]:
+    """A sharded bundle's index against its shards (every tensor in the shard it names, the
+    total size); returns all tensors."""
+    index = folder / INDEX
+    mapping = weight_map(folder)
+    total = read_hf_json(index).get("metadata", {}).get("total_size")
+    tensors: dict[str, np.ndarray] = {}
+    for shard in sorted(set(mapping.values())):
+        path = folder / shard
+        if not path.is_file():
+            raise UserError(f"{path}: missing ({index} weight_map names it)")
+        part = read_safetensors(path)
+        listed = {name for name, where in mapping.items() if where == shard}
+        if set(part) != listed:
+            extra = sorted(set(part) ^ listed)
+            raise UserError(
+                f"{path}: holds other tensors than {index} weight_map assigns it "
+                f"(differs in {', '.join(extra[:3])})"
+            )
+        tensors.update(part)
+    size = sum(int(v.nbytes) for v in tensors.values())
+    if total != size:
+        raise UserError(
+            f"{index}: metadata.total_size: expected {size} (the shards' tensor bytes), got {total!r}"
+        )
+    return tensors
+
+
 def validate_decoder(folder: str | Path, reference: RewardModel | None = None) -> dict[str, Any]:
     """`validate` for a decoder bundle: files present (no pickles or strays), each parses, the
     config schema, file hashes, the weights load (finite) through `RewardModel.from_pretrained`,
     and the probe rewards equal those recorded (and `reference`'s, when given) to 1e-5."""
     start = time.perf_counter()
     folder = Path(folder)
-    for name in (model_folder.WEIGHTS, model_folder.CONFIG, model_folder.TOKENIZER, README, EVAL):
+    weights = weight_files(folder) or [model_folder.WEIGHTS]
+    for name in (*weights, model_folder.CONFIG, model_folder.TOKENIZER, README, EVAL):
         path = folder / name
         if not path.is_file():
             raise UserError(
-                f"{path}: missing (a decoder bundle holds {model_folder.WEIGHTS}, "
-                f"{model_folder.CONFIG}, the tokenizer files, {README} and {EVAL})"
+                f"{path}: missing (a decoder bundle holds {model_folder.WEIGHTS} or {INDEX} "
+                f"and its shards, {model_folder.CONFIG}, the tokenizer files, {README} and {EVAL})"
             )
         if path.stat().st_size == 0:
             raise UserError(f"{path}: empty file")
-    allowed = {model_folder.WEIGHTS, model_folder.CONFIG, model_folder.TOKENIZER, README, EVAL}
+    allowed = {*weights, model_folder.CONFIG, model_folder.TOKENIZER, README, EVAL}
     allowed |= set(DECODER_OPTIONAL)
     for path in sorted(folder.iterdir()):
         if path.name.startswith(".") or path.name in allowed:
@@ -503,7 +563,10 @@ def validate_decoder(folder: str | Path, reference: RewardModel | None = None) -
     where = folder / model_folder.CONFIG
     hf = _read_json_object(where)
     eval_metrics = _read_json_object(folder / EVAL)
-    tensors = read_safetensors(folder / model_folder.WEIGHTS)
+    if weights[0] == INDEX:
+        tensors = _check_index(folder)
+    else:
+        tensors = read_safetensors(folder / model_folder.WEIGHTS)
     _read_tokenizer(folder / model_folder.TOKENIZER)
     _check_card(folder / README)
     config = check_decoder_config(hf, where)
@@ -515,13 +578,13 @@ def validate_decoder(folder: str | Path, reference: RewardModel | None = None) -
         if not (folder / name).is_file():
             raise UserError(f"{folder / name}: missing ({where} rewardpipe.files records it)")
     _check_hashes(folder, config, names=list(config["files"]))
-    _check_finite(tensors, folder / model_folder.WEIGHTS)
+    _check_finite(tensors, folder / weights[0])
     try:
         loaded = RewardModel.from_pretrained(folder, verify=False)  # hashes checked just above
     except UserError:
         raise
     except Exception as exc:  # a shape or key mismatch inside the loader
-        raise UserError(f"{folder / model_folder.WEIGHTS}: does not load: {exc}") from exc
+        raise UserError(f"{folder / weights[0]}: does not load: {exc}") from exc
     files = decoder_files(folder)
     return _probe_report(
         folder, loaded, config["probe"]["scores"], reference, files, eval_metrics, start
