@@ -108,6 +108,8 @@ def test_uploaded_files_load_with_from_pretrained_by_repo_id(
     assert calls[0][0] == "alice/tiny-rm" and calls[0][1]["revision"] == "v1"
     assert set(calls[0][1]["allow_patterns"]) == {
         "model.safetensors",
+        "model.safetensors.index.json",  # sharded decoder weights
+        "model-*-of-*.safetensors",
         "config.json",
         "tokenizer.json",
         "tokenizer_config.json",  # a decoder's prompt format
