@@ -226,6 +226,25 @@ def test_a_missing_or_tampered_shard_fails_naming_it(
         export.validate(copy)
 
 
+def test_an_index_that_disagrees_with_its_shards_fails(
+    sharded: dict[str, Path], tmp_path: Path
+) -> None:
+    copy = Path(shutil.copytree(sharded["export"], tmp_path / "export"))
+    path = copy / "model.safetensors.index.json"
+    index = json.loads(path.read_text())
+    index["metadata"]["total_size"] += 4
+    path.write_text(json.dumps(index))
+    with pytest.raises(UserError, match=r"index\.json: metadata\.total_size: expected \d+"):
+        export.validate(copy)
+    index["metadata"]["total_size"] -= 4
+    shards = sorted(set(index["weight_map"].values()))
+    moved = next(name for name, shard in index["weight_map"].items() if shard == shards[-2])
+    index["weight_map"][moved] = shards[-1]  # shards[-2] still holds other tensors
+    path.write_text(json.dumps(index))
+    with pytest.raises(UserError, match="holds other tensors than"):
+        export.validate(copy)
+
+
 def test_the_shard_limit_is_checked() -> None:
     from rewardpipe.params import PublishParams
 

@@ -508,13 +508,15 @@ def _write_decoder_weights(folder: Path, model_dir: Path, max_shard_bytes: int) 
     write_weights(folder, tensors, max_shard_bytes=max_shard_bytes)
 
 
-def _check_index(folder: Path) -> dict[str, np.ndarray]:
+def _check_index(folder: Path) -> list[tuple[Path, dict[str, np.ndarray]]]:
     """A sharded bundle's index against its shards (every tensor in the shard it names, the
-    total size); returns all tensors."""
+    total size); returns each shard's path and tensors."""
     index = folder / INDEX
     mapping = weight_map(folder)
-    total = read_hf_json(index).get("metadata", {}).get("total_size")
-    tensors: dict[str, np.ndarray] = {}
+    meta = read_hf_json(index).get("metadata")
+    total = meta.get("total_size") if isinstance(meta, dict) else None
+    parts: list[tuple[Path, dict[str, np.ndarray]]] = []
+    size = 0
     for shard in sorted(set(mapping.values())):
         path = folder / shard
         if not path.is_file():
@@ -527,13 +529,13 @@ def _check_index(folder: Path) -> dict[str, np.ndarray]:
                 f"{path}: holds other tensors than {index} weight_map assigns it "
                 f"(differs in {', '.join(extra[:3])})"
             )
-        tensors.update(part)
-    size = sum(int(v.nbytes) for v in tensors.values())
+        parts.append((path, part))
+        size += sum(int(v.nbytes) for v in part.values())
     if total != size:
         raise UserError(
             f"{index}: metadata.total_size: expected {size} (the shards' tensor bytes), got {total!r}"
         )
-    return tensors
+    return parts
 
 
 def validate_decoder(folder: str | Path, reference: RewardModel | None = None) -> dict[str, Any]:
@@ -564,9 +566,10 @@ def validate_decoder(folder: str | Path, reference: RewardModel | None = None) -
     hf = _read_json_object(where)
     eval_metrics = _read_json_object(folder / EVAL)
     if weights[0] == INDEX:
-        tensors = _check_index(folder)
+        parts = _check_index(folder)
     else:
-        tensors = read_safetensors(folder / model_folder.WEIGHTS)
+        path = folder / model_folder.WEIGHTS
+        parts = [(path, read_safetensors(path))]
     _read_tokenizer(folder / model_folder.TOKENIZER)
     _check_card(folder / README)
     config = check_decoder_config(hf, where)
@@ -578,7 +581,8 @@ def validate_decoder(folder: str | Path, reference: RewardModel | None = None) -
         if not (folder / name).is_file():
             raise UserError(f"{folder / name}: missing ({where} rewardpipe.files records it)")
     _check_hashes(folder, config, names=list(config["files"]))
-    _check_finite(tensors, folder / weights[0])
+    for path, tensors in parts:
+        _check_finite(tensors, path)
     try:
         loaded = RewardModel.from_pretrained(folder, verify=False)  # hashes checked just above
     except UserError:
