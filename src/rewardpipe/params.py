@@ -21,6 +21,7 @@ _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 SOURCES = ("synthetic", "hub", "local")
 DATASETS = ("gsm8k", "preference", "rubric", "custom")
 BACKBONES = ("transformer", "bert", "decoder")
+OBJECTIVES = ("outcome", "process")  # train.objective: one reward per solution | per step
 # Decoder modules LoRA can adapt: the attention and MLP projections (the default: all of them).
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 DECODER_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json")
@@ -258,9 +259,11 @@ class TrainParams:
     seed: int = 0
     mesh_data: int = 0
     mesh_fsdp: int = 0
+    objective: str = "outcome"
 
     def check(self) -> None:
         s = "train"
+        _check(self.objective in OBJECTIVES, s, "objective", " | ".join(OBJECTIVES), self.objective)
         for key in ("steps", "batch_size", "grad_accum", "eval_every", "save_every", "log_every"):
             _check(getattr(self, key) >= 1, s, key, "an integer >= 1", getattr(self, key))
         _check(self.lr > 0, s, "lr", "> 0", self.lr)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from tokenizers import Tokenizer
 
-from rewardpipe.data import negatives
+from rewardpipe.data import negatives, steps
 from rewardpipe.data.candidates import Candidates, pairs_from_candidates
 from rewardpipe.data.formats import Pair, Problem, resolve_columns, to_pairs, to_problems
 from rewardpipe.data.solution import inconsistent_annotations
@@ -30,6 +30,7 @@ class Prepared:
     test: list[dict[str, Any]]
     tokenizer: Tokenizer
     stats: dict[str, Any]
+    steps: dict[str, list[dict[str, Any]]] | None = None  # step rows per split (process objective)
 
 
 @dataclass
@@ -57,8 +58,10 @@ def prepare(
     source_hash: str,
     tokenizer: Tokenizer | None = None,
     candidates: Candidates | None = None,
+    process: bool = False,
 ) -> Prepared:
-    """Run every prepare step in memory; the stage script does the reading and writing."""
+    """Run every prepare step in memory; the stage script does the reading and writing.
+    `process`: also build step-labelled rows (and their stats) for a process reward model."""
     audit = _Audit()
     items = {name: [] for name in SPLITS}
     for split in raw:
@@ -117,7 +120,27 @@ def prepare(
     if tokenizer is None:
         tokenizer = train_bpe(_training_texts(out["train"]), params.vocab_size)
     stats = _stats(out, tokenizer, params, audit, source_hash, kind)
-    return Prepared(out["train"], out["val"], out["test"], tokenizer, stats)
+    step_rows = None
+    if process:
+        step_rows = {
+            "train": steps.from_pairs(out["train"]),
+            "val": steps.from_pairs(out["val"]),
+            "test": steps.from_test_sets(out["test"]),
+        }
+        stats["process"] = _process_stats(step_rows)
+    return Prepared(out["train"], out["val"], out["test"], tokenizer, stats, step_rows)
+
+
+def _process_stats(step_rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Step-labelled solutions per split and where they first go wrong."""
+    return {
+        split: {
+            "solutions": len(rows),
+            "steps": sum(len(r["steps"]) for r in rows),
+            "first_error": steps.first_error_counts(rows),
+        }
+        for split, rows in step_rows.items()
+    }
 
 
 def _length(item: Problem | Pair) -> int:
