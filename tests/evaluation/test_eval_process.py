@@ -110,3 +110,54 @@ def test_process_metrics_fits_on_val_and_reports_on_test():
     assert out["step_auc"] == 1.0
     assert out["processbench"]["f1"] == 1.0
     assert 0.2 < out["processbench"]["threshold"] <= 0.7
+
+
+def _sets():
+    return [
+        {
+            "id": "q",
+            "prompt": "p",
+            "reference": "4",
+            "candidates": [
+                {"text": "a\n#### 4", "label": True},
+                {"text": "b\n#### 5", "label": False},
+            ],
+        }
+    ]
+
+
+def test_process_section_has_every_part_and_checks_the_aggregate():
+    rows = [_row([1, 1]), _row([1, -1])]
+    scores = [[0.9, 0.8], [0.9, 0.2]]
+    out = process.process_section(rows, scores, rows, scores, _sets(), [[[0.9], [0.1]]])
+    assert out["aggregate"] == "min"
+    assert out["processbench"]["f1"] == 1.0 and out["step_auc"] == 1.0
+    assert out["best_of_n"]["prod"]["exact_accuracy"]["value"] == 1.0
+    with pytest.raises(UserError, match=r"evaluate\.prm_aggregate: expected one of"):
+        process.process_section(
+            rows, scores, rows, scores, _sets(), [[[0.9], [0.1]]], aggregate="x"
+        )
+
+
+def test_step_score_curves_per_position():
+    rows = [_row([1, 1]), _row([1, -1, -1]), _row([1])]
+    curves = process.step_score_curves(rows, [[0.8, 0.6], [0.9, 0.2, 0.1], [0.4]])
+    assert [c["position"] for c in curves] == [0, 1, 2]
+    assert math.isclose(curves[0]["correct"], 0.6) and curves[0]["after_error"] is None
+    assert curves[1]["wrong"] == 0.2 and curves[1]["after_error"] == 0.2
+    assert curves[2]["correct"] is None and curves[2]["wrong"] == 0.1
+
+
+def test_process_lines_render_every_aggregation_and_the_orm_row():
+    from rewardpipe.evaluation.process_report import process_lines
+
+    rows = [_row([1, 1]), _row([1, -1])]
+    section = process.process_section(
+        rows, [[0.9, 0.8], [0.9, 0.2]], rows, [[0.9, 0.8], [0.9, 0.2]], _sets(), [[[0.9], [0.1]]]
+    )
+    orm = {"best_of_n": {"exact_accuracy": {"value": 0.25}}}
+    text = "\n".join(process_lines(section, orm))
+    assert "| ProcessBench F1 | 1.0000 |" in text
+    for how in process.AGGREGATIONS:
+        assert f"| {how} | 1.0000 |" in text
+    assert "| ORM | 0.2500 | n/a | n/a |" in text

@@ -164,3 +164,59 @@ def process_metrics(
         "step_auc": step_auc(test_rows, test_scores),
         "processbench": processbench(test_rows, test_scores, threshold),
     }
+
+
+def process_section(
+    val_rows: Sequence[dict[str, Any]],
+    val_scores: Sequence[Any],
+    test_rows: Sequence[dict[str, Any]],
+    test_scores: Sequence[Any],
+    sets: Sequence[dict[str, Any]],
+    set_step_scores: Sequence[Sequence[Any]],
+    *,
+    aggregate: str = "min",
+    partial_tolerance: float = 0.1,
+    vote_temperature: float = 1.0,
+) -> dict[str, Any]:
+    """eval.json's whole `process` section: step metrics, then best-of-N and weighted vote per
+    aggregation on the candidate sets; `aggregate` records which one `score` uses."""
+    if aggregate not in AGGREGATIONS:
+        raise UserError(
+            f"evaluate.prm_aggregate: expected one of {', '.join(AGGREGATIONS)}, got {aggregate!r}"
+        )
+    return {
+        "aggregate": aggregate,
+        **process_metrics(val_rows, val_scores, test_rows, test_scores),
+        **selection_by_aggregation(
+            sets,
+            set_step_scores,
+            partial_tolerance=partial_tolerance,
+            vote_temperature=vote_temperature,
+        ),
+    }
+
+
+def step_score_curves(
+    rows: Sequence[dict[str, Any]], scores: Sequence[Any]
+) -> list[dict[str, Any]]:
+    """Plot data: the mean step score at each step position for correct solutions and for
+    erroneous ones (`wrong`: every step of an erroneous solution, `after_error`: from its first
+    error on), one record per position (None where no solution has that many steps)."""
+    sums: dict[str, dict[int, list[float]]] = {"correct": {}, "wrong": {}, "after_error": {}}
+    for row, arr in zip(rows, _check(rows, scores), strict=True):
+        first = first_error(row["labels"])
+        for i, value in enumerate(arr):
+            if first is None:
+                sums["correct"].setdefault(i, []).append(float(value))
+                continue
+            sums["wrong"].setdefault(i, []).append(float(value))
+            if i >= first:
+                sums["after_error"].setdefault(i, []).append(float(value))
+    n = max((len(a) for a in _check(rows, scores)), default=0)
+    return [
+        {
+            "position": i,
+            **{k: (float(np.mean(v[i])) if i in v else None) for k, v in sums.items()},
+        }
+        for i in range(n)
+    ]
