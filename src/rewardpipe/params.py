@@ -19,7 +19,9 @@ from rewardpipe.pretrained import is_hub_id
 
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 SOURCES = ("synthetic", "hub", "local")
-DATASETS = ("gsm8k", "preference", "rubric", "custom")
+DATASETS = ("gsm8k", "preference", "rubric", "process", "custom")
+PROCESS_FORMATS = ("auto", "prm800k", "math_shepherd")  # prepare.process_format
+STEP_NEUTRAL = ("correct", "wrong", "keep")  # prepare.step_neutral: what a 0-rated step becomes
 BACKBONES = ("transformer", "bert", "decoder")
 OBJECTIVES = ("outcome", "process")  # train.objective: one reward per solution | per step
 # Decoder modules LoRA can adapt: the attention and MLP projections (the default: all of them).
@@ -88,9 +90,25 @@ class PrepareParams:
     max_examples: int | None = None
     vocab_size: int = 8192
     seed: int = 0
+    process_format: str = "auto"
+    step_neutral: str = "correct"
 
     def check(self) -> None:
         s = "prepare"
+        _check(
+            self.process_format in PROCESS_FORMATS,
+            s,
+            "process_format",
+            " | ".join(PROCESS_FORMATS),
+            self.process_format,
+        )
+        _check(
+            self.step_neutral in STEP_NEUTRAL,
+            s,
+            "step_neutral",
+            " | ".join(STEP_NEUTRAL),
+            self.step_neutral,
+        )
         _check(self.source in SOURCES, s, "source", " | ".join(SOURCES), self.source)
         _check(self.dataset in DATASETS, s, "dataset", " | ".join(DATASETS), self.dataset)
         _check(

@@ -5,10 +5,12 @@ from __future__ import annotations
 import random
 
 import pytest
+from process_support import fixture_rows, grown_rows
 
 from rewardpipe.data import negatives, steps
 from rewardpipe.data.prepare import prepare
-from rewardpipe.data.sources import load_synthetic
+from rewardpipe.data.sources import RawSplit, load_synthetic
+from rewardpipe.errors import UserError
 from rewardpipe.params import PrepareParams
 
 REF = (
@@ -104,3 +106,52 @@ def test_prepare_default_has_no_step_rows_and_no_process_stats():
     )
     assert out.steps is None
     assert "process" not in out.stats
+
+
+@pytest.mark.parametrize("fmt", ["prm800k", "math_shepherd"])
+def test_prepare_reads_step_labelled_user_data(fmt):
+    raw = [RawSplit("train", f"{fmt}.jsonl", grown_rows(fmt, 40))]
+    out = prepare(
+        raw,
+        PrepareParams(vocab_size=300, dataset="process", source="local", path="x"),
+        kind="process",
+        columns={},
+        source_hash="h",
+        process=True,
+    )
+    assert out.train and out.val and out.test
+    for pair in out.train:
+        assert pair["kind"] == "process" and pair["chosen"] != pair["rejected"]
+    for s in out.test:
+        assert {c["source"] for c in s["candidates"]} == {"process"}
+        assert any(c["label"] for c in s["candidates"])
+    n_fixture = len(fixture_rows(fmt))
+    assert len(out.steps["test"]) == len(out.test) * n_fixture
+    for row in out.steps["train"]:
+        assert len(row["steps"]) == len(row["labels"]) and set(row["labels"]) <= {1, -1}
+    assert sum(out.stats["process"]["train"]["first_error"].values()) == len(out.steps["train"])
+
+
+def test_prepare_process_custom_mapping_and_row_errors():
+    rows = [
+        {"q": f"Question {k}?", "s": ["a", f"b{k % 2}"], "y": [1, 1 if k % 2 else -1]}
+        for k in range(60)
+    ]
+    rows = [dict(r, q=f"Question {k // 2}?") for k, r in enumerate(rows)]
+    out = prepare(
+        [RawSplit("train", "mine.jsonl", rows)],
+        PrepareParams(vocab_size=300, dataset="process", source="local", path="x"),
+        kind="process",
+        columns={"question": "q", "steps": "s", "labels": "y"},
+        source_hash="h",
+    )
+    assert out.train and out.steps is None
+    bad = [*rows[:3], {"q": "Q?", "s": ["a"], "y": [2]}]
+    with pytest.raises(UserError, match=r"mine\.jsonl:4: .*expected"):
+        prepare(
+            [RawSplit("train", "mine.jsonl", bad)],
+            PrepareParams(vocab_size=300, dataset="process", source="local", path="x"),
+            kind="process",
+            columns={"question": "q", "steps": "s", "labels": "y"},
+            source_hash="h",
+        )

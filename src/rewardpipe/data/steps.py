@@ -11,6 +11,7 @@ from collections import Counter
 from typing import Any
 
 from rewardpipe.data.solution import FINAL
+from rewardpipe.data.split import fold, stable_id
 from rewardpipe.params import NEGATIVE_KINDS
 
 CORRECT, NEUTRAL, WRONG = 1, 0, -1
@@ -90,6 +91,24 @@ def from_test_sets(sets: list[dict[str, Any]]) -> list[dict[str, Any]]:
             elif c["source"] in NEGATIVE_KINDS:
                 error = first_changed_step(ref, c["text"], c["source"])
                 rows.append(_row(f"{s['id']}-{i}", s["prompt"], c["text"], c["source"], error))
+    return rows
+
+
+def from_items(items) -> list[dict[str, Any]]:
+    """Step rows of user step-labelled solutions (`dataset: process`), labels as given."""
+    rows, seen = [], Counter()
+    for item in items:
+        key = stable_id("q", fold(item.prompt))
+        rows.append(
+            {
+                "id": f"{key}-{seen[key]}",
+                "prompt": item.prompt,
+                "steps": list(item.steps),
+                "labels": list(item.labels),
+                "source": "process",
+            }
+        )
+        seen[key] += 1
     return rows
 
 
