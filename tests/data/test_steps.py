@@ -40,6 +40,7 @@ def test_first_changed_step_per_kind():
     assert steps.first_changed_step(REF, slipped, "arithmetic") == 1
     assert steps.first_changed_step(REF, REF.replace("#### 9", "#### 8"), "foreign") == 0
     assert steps.first_changed_step(REF, "\n".join(lines[:2]), "drop_step") == 1  # a prefix
+    assert steps.first_changed_step("a\nb\n#### 2", "a\nb\nc\n#### 3", "extra_step") == 2
 
 
 def test_labels_are_correct_before_the_first_error_and_wrong_from_it():

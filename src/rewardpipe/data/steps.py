@@ -25,18 +25,26 @@ def split_steps(text: str) -> list[str]:
     return lines
 
 
+def _body(step: str) -> str:
+    """A step without its `#### N` line (the last step carries the final answer)."""
+    return "\n".join(line for line in step.split("\n") if not FINAL.match(line.strip()))
+
+
 def first_changed_step(reference: str, negative: str, kind: str) -> int:
-    """Index of the negative's first wrong step: the first step that differs from the reference
-    (`drop_step`: the step after the gap; `final_answer`: the last; `extra_step`: the inserted
-    one; `arithmetic`/`operator`/`quantity`: the slipped one); `foreign` is wrong from step 0."""
+    """Index of the negative's first wrong step: the first step whose text differs from the
+    reference's (`drop_step`: the step after the gap; `extra_step`: the inserted one, also when
+    appended after the last; `arithmetic`/`operator`/`quantity`: the slipped one); same step
+    texts mean the final answer changed (`final_answer`: the last step). `foreign`: step 0."""
     neg = split_steps(negative)
     if kind == "foreign":
         return 0
     ref = split_steps(reference)
     for i, (a, b) in enumerate(zip(ref, neg, strict=False)):
-        if a != b:
+        if _body(a) != _body(b):
             return i
-    return max(min(len(ref), len(neg) - 1), 0)  # a prefix of the reference: its last step
+    if len(neg) > len(ref):
+        return len(ref)  # steps appended after the reference's last: the first added one
+    return max(len(neg) - 1, 0)  # same bodies: the final answer changed, or a prefix
 
 
 def labels_from_first_error(n_steps: int, first_error: int | None) -> list[int]:
