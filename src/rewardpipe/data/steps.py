@@ -25,7 +25,7 @@ def split_steps(text: str) -> list[str]:
     return lines
 
 
-def _body(step: str) -> str:
+def step_body(step: str) -> str:
     """A step without its `#### N` line (the last step carries the final answer)."""
     return "\n".join(line for line in step.split("\n") if not FINAL.match(line.strip()))
 
@@ -40,7 +40,7 @@ def first_changed_step(reference: str, negative: str, kind: str) -> int:
         return 0
     ref = split_steps(reference)
     for i, (a, b) in enumerate(zip(ref, neg, strict=False)):
-        if _body(a) != _body(b):
+        if step_body(a) != step_body(b):
             return i
     if len(neg) > len(ref):
         return len(ref)  # steps appended after the reference's last: the first added one
