@@ -104,8 +104,10 @@ def main() -> None:
             tokenizer,
             {
                 "reward": {"mean": result.reward_mean, "std": result.reward_std},
-                "objective": train_params.objective,
-                **({"separator": step_encoder.separator} if process else {}),
+                # only a process model records these: an outcome model's folder is as before
+                **(
+                    {"objective": "process", "separator": step_encoder.separator} if process else {}
+                ),
                 "train": {
                     "steps": result.step,
                     "val": result.val,
