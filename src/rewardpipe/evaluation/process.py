@@ -19,32 +19,29 @@ from typing import Any
 
 import numpy as np
 
+from rewardpipe.aggregate import AGGREGATIONS, check_aggregate, prm_aggregate
 from rewardpipe.errors import UserError
 from rewardpipe.evaluation.ranking import auc
 from rewardpipe.evaluation.selection import selection_metrics
 
-AGGREGATIONS = ("min", "last", "prod", "mean")
+__all__ = [
+    "AGGREGATIONS",
+    "first_error",
+    "fit_threshold",
+    "predict_first_error",
+    "prm_aggregate",
+    "process_metrics",
+    "process_section",
+    "processbench",
+    "selection_by_aggregation",
+    "step_auc",
+    "step_score_curves",
+]
 
 
 def first_error(labels: Sequence[int]) -> int | None:
     """Index of the first wrong (< 0) step label, None when no step is wrong."""
     return next((i for i, label in enumerate(labels) if label < 0), None)
-
-
-def prm_aggregate(step_scores: Sequence[float], how: str = "min") -> float:
-    """One solution score from its step probabilities: `min`, `last`, `prod` or `mean`."""
-    if how not in AGGREGATIONS:
-        raise UserError(f"prm aggregate: expected one of {', '.join(AGGREGATIONS)}, got {how!r}")
-    scores = np.asarray(step_scores, dtype=np.float64)
-    if scores.size == 0:
-        raise UserError("prm aggregate: a solution without steps has no score")
-    if how == "min":
-        return float(scores.min())
-    if how == "last":
-        return float(scores[-1])
-    if how == "prod":
-        return float(np.prod(scores))
-    return float(scores.mean())
 
 
 def _check(rows: Sequence[dict[str, Any]], scores: Sequence[Any]) -> list[np.ndarray]:
@@ -180,10 +177,7 @@ def process_section(
 ) -> dict[str, Any]:
     """eval.json's whole `process` section: step metrics, then best-of-N and weighted vote per
     aggregation on the candidate sets; `aggregate` records which one `score` uses."""
-    if aggregate not in AGGREGATIONS:
-        raise UserError(
-            f"evaluate.prm_aggregate: expected one of {', '.join(AGGREGATIONS)}, got {aggregate!r}"
-        )
+    check_aggregate(aggregate, "evaluate.prm_aggregate")
     return {
         "aggregate": aggregate,
         **process_metrics(val_rows, val_scores, test_rows, test_scores),
