@@ -113,6 +113,11 @@ class RewardModel:
     def is_process(self) -> bool:
         return self._steps is not None
 
+    @property
+    def step_scorer(self) -> StepScorer | None:
+        """A process model's batched step scorer (None for an outcome model)."""
+        return self._steps
+
     def score_steps(self, question: str, solution: str) -> list[float]:
         """A process model's per-step scores (probability each step is correct)."""
         return self.score_steps_batch([question], [solution])[0]

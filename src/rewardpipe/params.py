@@ -24,6 +24,7 @@ PROCESS_FORMATS = ("auto", "prm800k", "math_shepherd")  # prepare.process_format
 STEP_NEUTRAL = ("correct", "wrong", "keep")  # prepare.step_neutral: what a 0-rated step becomes
 BACKBONES = ("transformer", "bert", "decoder")
 OBJECTIVES = ("outcome", "process")  # train.objective: one reward per solution | per step
+PRM_AGGREGATIONS = ("min", "last", "prod", "mean")  # evaluate.prm_aggregate: steps -> one score
 # Decoder modules LoRA can adapt: the attention and MLP projections (the default: all of them).
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 DECODER_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json")
@@ -305,8 +306,16 @@ class EvaluateParams:
     vote_temperature: float = 1.0
     batch_size: int = 64
     failures: int = 50
+    prm_aggregate: str = "min"
 
     def check(self) -> None:
+        _check(
+            self.prm_aggregate in PRM_AGGREGATIONS,
+            "evaluate",
+            "prm_aggregate",
+            " | ".join(PRM_AGGREGATIONS),
+            self.prm_aggregate,
+        )
         s = "evaluate"
         _check(
             self.num_samples is None or self.num_samples >= 1,
