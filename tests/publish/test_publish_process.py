@@ -76,3 +76,27 @@ def test_outcome_bundles_have_no_step_probes(tmp_path):
     )
     config = json.loads((tmp_path / "export" / "config.json").read_text())
     assert "step_scores" not in config["probe"] and "objective" not in config
+
+
+def test_model_card_shows_the_process_section(tmp_path):
+    from publish_support import eval_metrics, selection
+
+    from rewardpipe.publish.card import render_card
+
+    metrics = eval_metrics()
+    metrics["process"] = {
+        "aggregate": "min",
+        "step_auc": 0.81,
+        "processbench": {
+            "f1": 0.66,
+            "error_accuracy": 0.6,
+            "correct_accuracy": 0.733,
+            "threshold": 0.42,
+        },
+        "best_of_n": {how: selection(0.5) for how in ("min", "last", "prod", "mean")},
+        "weighted_vote": {how: selection(0.25) for how in ("min", "last", "prod", "mean")},
+    }
+    text = render_card({"model": {}}, metrics, OPTIONS)
+    assert "| ProcessBench F1 | 0.660 |" in text and "| step AUC | 0.810 |" in text
+    assert "| min | 0.500 | 0.250 |" in text and "| threshold | 0.420 |" in text
+    assert "ProcessBench" not in render_card({"model": {}}, eval_metrics(), OPTIONS)
