@@ -8,7 +8,10 @@ from pathlib import Path
 
 from rewardpipe import stage
 from rewardpipe.data.candidates import load_candidates
+from rewardpipe.errors import UserError
 from rewardpipe.evaluation import evaluate_sets, failures, plots, predictions, report
+from rewardpipe.evaluation.process_eval import evaluate_process
+from rewardpipe.evaluation.process_report import process_lines
 from rewardpipe.evaluation.scoring import score_sets, subset
 from rewardpipe.headline import headline
 from rewardpipe.inference import RewardModel
@@ -25,6 +28,7 @@ def main() -> None:
     ap.add_argument("--output", required=True, help="metrics JSON (everything)")
     ap.add_argument("--headline", help="headline metrics JSON (what `dvc exp show` reads)")
     ap.add_argument("--details", help="folder for plots, failures, report")
+    ap.add_argument("--steps", help="step-labelled val/test rows (process models)")
     ap.add_argument("--baseline", help="another eval.json: the report shows deltas against it")
     ap.add_argument(
         "--predictions", help="JSONL of {question, answer, completion}: predictions mode"
@@ -60,6 +64,8 @@ def run(args: argparse.Namespace, evaluate_params, source: str | None) -> None:
         sets = read_jsonl(args.test)
     sets = subset(sets, evaluate_params.num_samples)
     model = RewardModel.from_pretrained(args.model)
+    if model.is_process:
+        model.aggregate = evaluate_params.prm_aggregate  # a solution's score from its steps
     scores = score_sets(model, sets, evaluate_params.batch_size)
     metrics = evaluate_sets(
         sets,
@@ -76,6 +82,19 @@ def run(args: argparse.Namespace, evaluate_params, source: str | None) -> None:
     }
     if source:
         info["candidates_duplicate_rows"] = merged
+    curves = None
+    if model.is_process:
+        if not args.steps:
+            raise UserError("evaluate: a process model needs --steps (data/prepared/steps)")
+        metrics["process"], curves = evaluate_process(
+            model.step_scorer,
+            args.steps,
+            sets,
+            aggregate=evaluate_params.prm_aggregate,
+            batch_size=evaluate_params.batch_size,
+            partial_tolerance=evaluate_params.partial_tolerance,
+            vote_temperature=evaluate_params.vote_temperature,
+        )
     baseline = read_json(args.baseline) if args.baseline else None
     worst = failures.worst_rankings(sets, scores, evaluate_params.failures)
     with atomic_dir(args.details) as tmp:
@@ -87,7 +106,17 @@ def run(args: argparse.Namespace, evaluate_params, source: str | None) -> None:
         )
         write_jsonl(tmp / "failures.jsonl", worst)
         predictions.write_records_csv(worst, tmp / "failures.csv")
-        write_text(tmp / "report.md", report.render_report(metrics, info=info, baseline=baseline))
+        text = report.render_report(metrics, info=info, baseline=baseline)
+        if curves is not None:
+            write_json(tmp / "plots" / "step_scores.json", curves)
+            orm = baseline if baseline and "process" not in baseline else None  # an ORM's
+            text = (
+                text.rstrip("\n")
+                + "\n\n"
+                + "\n".join(process_lines(metrics["process"], orm))
+                + "\n"
+            )
+        write_text(tmp / "report.md", text)
     write_json(args.output, metrics)
     if args.headline:
         write_json(args.headline, headline(metrics, model.config.get("train")))

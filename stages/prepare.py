@@ -1,4 +1,5 @@
-"""prepare: raw data -> data/prepared/{train,val,test}.jsonl, tokenizer.json, stats.json."""
+"""prepare: raw data -> data/prepared/{train,val,test}.jsonl, tokenizer.json, stats.json
+and steps/ (step-labelled {train,val,test}.jsonl when train.objective is process, else empty)."""
 
 import argparse
 import time
@@ -21,6 +22,7 @@ def main() -> None:
     args = ap.parse_args()
     prepare_params = load_section(args.params, "prepare")
     model_params = pretrained.local(load_section(args.params, "model"))  # Hub id: download
+    objective = load_section(args.params, "train").objective  # process: step labels too
     start = time.perf_counter()
     kind, columns = (
         load_custom_config(prepare_params.custom_config)
@@ -51,10 +53,14 @@ def main() -> None:
         candidates=load_candidates(prepare_params.candidates_path)
         if prepare_params.candidates_path
         else None,
+        process=objective == "process",
     )
     with atomic_dir(args.out) as tmp:
         for split in ("train", "val", "test"):
             write_jsonl(tmp / f"{split}.jsonl", getattr(prepared, split))
+        (tmp / "steps").mkdir()  # always an out; the default pipeline's other outs are unchanged
+        for split in ("train", "val", "test") if prepared.steps is not None else ():
+            write_jsonl(tmp / "steps" / f"{split}.jsonl", prepared.steps[split])
         prepared.tokenizer.save(str(tmp / "tokenizer.json"))
         write_json(tmp / "stats.json", prepared.stats)
     c = prepared.stats["counts"]

@@ -1,4 +1,5 @@
-"""train: prepared pairs -> a trained model folder (+ orbax checkpoints, dvclive curves)."""
+"""train: prepared pairs (train.objective=outcome) or step-labelled solutions (process) -> a
+trained model folder (+ orbax checkpoints, dvclive curves)."""
 
 import argparse
 from pathlib import Path
@@ -10,13 +11,16 @@ from tokenizers import Tokenizer
 from rewardpipe import model_folder, pretrained, stage
 from rewardpipe.chat_format import PromptFormat
 from rewardpipe.encoding import Encoder, PromptEncoder, encode_pairs
+from rewardpipe.errors import UserError
 from rewardpipe.io import atomic_dir, read_json, read_jsonl, write_json
 from rewardpipe.model import factory
 from rewardpipe.params import load_section, to_dict
+from rewardpipe.step_encoding import StepEncoder
 from rewardpipe.training import curves, sharding
 from rewardpipe.training.batching import PairBatcher
 from rewardpipe.training.checkpoints import Checkpoints, file_sha256, run_dir, run_identity
-from rewardpipe.training.loop import ValData, train
+from rewardpipe.training.loop import StepValData, ValData, train
+from rewardpipe.training.process import StepBatcher, StepData
 
 
 def main() -> None:
@@ -43,9 +47,18 @@ def main() -> None:
         )
     else:
         encoder = Encoder(tokenizer, model_params.max_len)
-    chosen, rejected = encode_pairs(read_jsonl(data / "train.jsonl"), encoder)
-    val_chosen, val_rejected = encode_pairs(read_jsonl(data / "val.jsonl"), encoder)
     pad = encoder.specials.pad
+    process = train_params.objective == "process"
+    if process:
+        step_encoder = StepEncoder(encoder)
+        batcher, val = _step_data(data, step_encoder, train_params, model_params.max_len, pad)
+    else:
+        chosen, rejected = encode_pairs(read_jsonl(data / "train.jsonl"), encoder)
+        val_chosen, val_rejected = encode_pairs(read_jsonl(data / "val.jsonl"), encoder)
+        batcher = PairBatcher(
+            chosen, rejected, train_params.batch_size, model_params.max_len, pad, train_params.seed
+        )
+        val = ValData(val_chosen, val_rejected, 64)
     model = factory.create(
         model_params,
         vocab_size=tokenizer.get_vocab_size(),
@@ -53,7 +66,10 @@ def main() -> None:
         precision=train_params.precision,
         seed=train_params.seed,
     )
-    data_sha256 = file_sha256(*(data / f for f in ("train.jsonl", "val.jsonl", "tokenizer.json")))
+    inputs = ("train.jsonl", "val.jsonl", "tokenizer.json")
+    if process:
+        inputs += ("steps/train.jsonl", "steps/val.jsonl")
+    data_sha256 = file_sha256(*(data / f for f in inputs))
     identity = run_identity(model_params, train_params, data_sha256, jax.device_count())
     checkpoints = Checkpoints(
         run_dir(args.checkpoints, identity), identity, train_params.keep_checkpoints
@@ -69,15 +85,8 @@ def main() -> None:
         result = train(
             model,
             train_params,
-            PairBatcher(
-                chosen,
-                rejected,
-                train_params.batch_size,
-                model_params.max_len,
-                pad,
-                train_params.seed,
-            ),
-            ValData(val_chosen, val_rejected, 64),
+            batcher,
+            val,
             checkpoints=checkpoints,
             live=live,
             progress=not args.no_progress,
@@ -95,6 +104,10 @@ def main() -> None:
             tokenizer,
             {
                 "reward": {"mean": result.reward_mean, "std": result.reward_std},
+                # only a process model records these: an outcome model's folder is as before
+                **(
+                    {"objective": "process", "separator": step_encoder.separator} if process else {}
+                ),
                 "train": {
                     "steps": result.step,
                     "val": result.val,
@@ -117,6 +130,25 @@ def main() -> None:
         f"({result.perf['tokens_per_s']:.0f} tokens/s, {result.perf['compiles']} compiled shapes); "
         f"val accuracy {result.val['accuracy']:.4f}, loss {result.val['loss']:.4f} -> {args.out}"
     )
+
+
+def _step_data(data: Path, step_encoder: StepEncoder, train_params, max_len: int, pad: int):
+    """A process model's batcher and val data from data/prepared/steps/{train,val}.jsonl."""
+    built = {}
+    for split in ("train", "val"):
+        path = data / "steps" / f"{split}.jsonl"
+        if not path.is_file():
+            raise UserError(
+                f"{path}: not found; train.objective=process needs prepare to run with it too "
+                "(dvc exp run -S train.objective=process reruns prepare)"
+            )
+        rows = read_jsonl(path)
+        ids, positions = step_encoder.encode(
+            [r["prompt"] for r in rows], [r["steps"] for r in rows]
+        )
+        built[split] = StepData.build(ids, positions, [r["labels"] for r in rows])
+    batcher = StepBatcher(built["train"], train_params.batch_size, max_len, pad, train_params.seed)
+    return batcher, StepValData(built["val"], 64)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,9 @@ from flax import nnx
 from tokenizers import Tokenizer
 
 from rewardpipe import model_folder
+from rewardpipe.aggregate import check_aggregate, prm_aggregate
 from rewardpipe.chat_format import PromptFormat
+from rewardpipe.data.steps import split_steps
 from rewardpipe.encoding import Encoder, PromptEncoder, bucket_length, pad_batch
 from rewardpipe.errors import UserError
 from rewardpipe.io import atomic_path, invalid_text, read_jsonl, sha256_file
@@ -22,19 +24,35 @@ from rewardpipe.model import DecoderRewardModel, RewardTransformer
 from rewardpipe.model.decoder_weights import weight_files
 from rewardpipe.model_folder import DOWNLOAD
 from rewardpipe.pretrained import is_hub_id, looks_like_path, resolve
+from rewardpipe.step_encoding import StepEncoder
+from rewardpipe.step_scoring import StepScorer
+
+OBJECTIVES = ("outcome", "process")
 
 
 class RewardModel:
     """A reward model with its tokenizer: `(prompt, completion) -> float`. A decoder model comes
-    with its `PromptFormat` (chat template) and reads max_len and pad id from `config`."""
+    with its `PromptFormat` (chat template) and reads max_len and pad id from `config`.
+
+    A process reward model (`config["objective"] == "process"`) also scores every step
+    (`score_steps`: the probability that each solution line is correct, the final `#### N` line
+    joining the last step); its `score` is `evaluation.process.prm_aggregate` of those
+    (`aggregate`, default `min`)."""
 
     def __init__(
         self,
         model: RewardTransformer | DecoderRewardModel,
         tokenizer: Tokenizer | PromptFormat,
         config: dict[str, Any],
+        aggregate: str = "min",
     ):
         self.config = config
+        self.objective = config.get("objective", "outcome")
+        if self.objective not in OBJECTIVES:
+            raise UserError(
+                f"config.json: objective: expected one of {', '.join(OBJECTIVES)}, "
+                f"got {self.objective!r}"
+            )
         self.encoder: Encoder | PromptEncoder
         if isinstance(model, DecoderRewardModel):
             self.max_len = int(config["model"]["max_len"])
@@ -49,6 +67,18 @@ class RewardModel:
         self.reward_std = float(reward.get("std", 1.0)) or 1.0
         self._graphdef, self._state = nnx.split(model)
         self._forward = jax.jit(self._apply)
+        self.aggregate = check_aggregate(aggregate)
+        self._steps: StepScorer | None = None
+        if self.objective == "process":
+            step_encoder = StepEncoder(self.encoder)
+            recorded = config.get("separator")
+            if recorded is not None and recorded != step_encoder.separator:
+                raise UserError(
+                    f"config.json: separator: the model was trained with {recorded!r} after each "
+                    f"step but this tokenizer's is {step_encoder.separator!r}"
+                )
+            self.separator = step_encoder.separator
+            self._steps = StepScorer(model, step_encoder)
 
     def _apply(self, state, tokens, mask):
         return nnx.merge(self._graphdef, state)(tokens, mask, deterministic=True)
@@ -80,17 +110,58 @@ class RewardModel:
     def score(self, prompt: str, completion: str) -> float:
         return self.score_batch([prompt], [completion])[0]
 
-    def score_batch(
+    @property
+    def is_process(self) -> bool:
+        return self._steps is not None
+
+    @property
+    def step_scorer(self) -> StepScorer | None:
+        """A process model's batched step scorer (None for an outcome model)."""
+        return self._steps
+
+    def score_steps(self, question: str, solution: str) -> list[float]:
+        """A process model's per-step scores (probability each step is correct)."""
+        return self.score_steps_batch([question], [solution])[0]
+
+    def score_steps_batch(
         self, prompts: Sequence[str], completions: Sequence[str], batch_size: int = 64
+    ) -> list[list[float]]:
+        """`score_steps` of many solutions, in input order."""
+        if self._steps is None:
+            raise UserError(
+                "score_steps: this is an outcome reward model (one score per solution); "
+                "train with train.objective=process for step scores"
+            )
+        if len(prompts) != len(completions):
+            raise UserError(f"{len(prompts)} prompts but {len(completions)} completions")
+        for i, text in enumerate(completions):
+            if why := invalid_text(text):
+                raise UserError(f"input {i}: solution: {why}")
+        steps = [split_steps(c) or [c] for c in completions]
+        return [s.tolist() for s in self._steps.score(list(prompts), steps, batch_size)]
+
+    def score_batch(
+        self,
+        prompts: Sequence[str],
+        completions: Sequence[str],
+        batch_size: int = 64,
+        aggregate: str | None = None,
     ) -> list[float]:
         """Raw rewards, in input order; sequences are grouped by length so padding stays low and
-        jit sees at most one shape per length bucket (the last batch is padded to full size)."""
+        jit sees at most one shape per length bucket (the last batch is padded to full size).
+        A process model aggregates its step scores (`aggregate`, default the model's)."""
+        if aggregate is not None and self._steps is None:
+            raise UserError("aggregate: only a process reward model aggregates step scores")
         if len(prompts) != len(completions):
             raise UserError(f"{len(prompts)} prompts but {len(completions)} completions")
         if batch_size < 1:
             raise UserError(f"batch_size: expected an integer >= 1, got {batch_size!r}")
         if not prompts:
             return []
+        if self._steps is not None:
+            how = check_aggregate(aggregate or self.aggregate)
+            steps = self.score_steps_batch(prompts, completions, batch_size)
+            return [prm_aggregate(s, how) for s in steps]
         seqs = self.encoder.encode(list(prompts), list(completions))
         lengths = np.array([len(s) for s in seqs])
         order = np.argsort(lengths, kind="stable")
@@ -108,23 +179,37 @@ class RewardModel:
         return out.tolist()
 
     def normalize(self, rewards: Sequence[float]) -> list[float]:
-        """(r − mean) / std with the val statistics recorded at training time."""
+        """(r − mean) / std with the val statistics recorded at training time. A process
+        model's aggregated scores are probabilities already: returned unchanged."""
+        if self._steps is not None:
+            return list(rewards)
         return [(r - self.reward_mean) / self.reward_std for r in rewards]
 
     def as_reward_fn(
-        self, normalize: bool = True, scale: float = 1.0, batch_size: int = 64
+        self,
+        normalize: bool = True,
+        scale: float = 1.0,
+        batch_size: int = 64,
+        aggregate: str | None = None,
     ) -> Callable[..., list[float]]:
         """`fn(prompts, completions, **kwargs) -> list[float]`, the reward-function signature of
         Tunix `GRPOLearner` and TRL `GRPOTrainer`. Chat-message lists are accepted: a prompt is
         its last user message, a completion its assistant messages. Extra keyword arguments
-        (TRL passes `completion_ids` and dataset columns) are ignored."""
+        (TRL passes `completion_ids` and dataset columns) are ignored. A process model's reward
+        is `aggregate` (`min`, `last`, `prod`, `mean`; default the model's) of its step scores."""
+        if aggregate is not None:
+            if self._steps is None:
+                raise UserError("aggregate: only a process reward model aggregates step scores")
+            check_aggregate(aggregate)
 
         def reward_fn(
             prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any
         ) -> list[float]:
             prompt_texts = [_text(p, "user", last=True) for p in prompts]
             texts = [_text(c, "assistant") for c in completions]
-            rewards = self.score_batch(prompt_texts, texts, batch_size=batch_size)
+            rewards = self.score_batch(
+                prompt_texts, texts, batch_size=batch_size, aggregate=aggregate
+            )
             if normalize:
                 rewards = self.normalize(rewards)
             return [scale * r for r in rewards]

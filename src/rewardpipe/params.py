@@ -19,8 +19,12 @@ from rewardpipe.pretrained import is_hub_id
 
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 SOURCES = ("synthetic", "hub", "local")
-DATASETS = ("gsm8k", "preference", "rubric", "custom")
+DATASETS = ("gsm8k", "preference", "rubric", "process", "custom")
+PROCESS_FORMATS = ("auto", "prm800k", "math_shepherd")  # prepare.process_format
+STEP_NEUTRAL = ("correct", "wrong", "keep")  # prepare.step_neutral: what a 0-rated step becomes
 BACKBONES = ("transformer", "bert", "decoder")
+OBJECTIVES = ("outcome", "process")  # train.objective: one reward per solution | per step
+PRM_AGGREGATIONS = ("min", "last", "prod", "mean")  # evaluate.prm_aggregate: steps -> one score
 # Decoder modules LoRA can adapt: the attention and MLP projections (the default: all of them).
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 DECODER_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json")
@@ -87,9 +91,25 @@ class PrepareParams:
     max_examples: int | None = None
     vocab_size: int = 8192
     seed: int = 0
+    process_format: str = "auto"
+    step_neutral: str = "correct"
 
     def check(self) -> None:
         s = "prepare"
+        _check(
+            self.process_format in PROCESS_FORMATS,
+            s,
+            "process_format",
+            " | ".join(PROCESS_FORMATS),
+            self.process_format,
+        )
+        _check(
+            self.step_neutral in STEP_NEUTRAL,
+            s,
+            "step_neutral",
+            " | ".join(STEP_NEUTRAL),
+            self.step_neutral,
+        )
         _check(self.source in SOURCES, s, "source", " | ".join(SOURCES), self.source)
         _check(self.dataset in DATASETS, s, "dataset", " | ".join(DATASETS), self.dataset)
         _check(
@@ -258,9 +278,11 @@ class TrainParams:
     seed: int = 0
     mesh_data: int = 0
     mesh_fsdp: int = 0
+    objective: str = "outcome"
 
     def check(self) -> None:
         s = "train"
+        _check(self.objective in OBJECTIVES, s, "objective", " | ".join(OBJECTIVES), self.objective)
         for key in ("steps", "batch_size", "grad_accum", "eval_every", "save_every", "log_every"):
             _check(getattr(self, key) >= 1, s, key, "an integer >= 1", getattr(self, key))
         _check(self.lr > 0, s, "lr", "> 0", self.lr)
@@ -284,8 +306,16 @@ class EvaluateParams:
     vote_temperature: float = 1.0
     batch_size: int = 64
     failures: int = 50
+    prm_aggregate: str = "min"
 
     def check(self) -> None:
+        _check(
+            self.prm_aggregate in PRM_AGGREGATIONS,
+            "evaluate",
+            "prm_aggregate",
+            " | ".join(PRM_AGGREGATIONS),
+            self.prm_aggregate,
+        )
         s = "evaluate"
         _check(
             self.num_samples is None or self.num_samples >= 1,

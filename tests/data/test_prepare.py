@@ -511,11 +511,13 @@ def test_stage_on_a_tiny_synthetic_config(stage_runs):
     assert rc == 0, stderr
     assert sorted(os.listdir(out)) == [
         "stats.json",
+        "steps",
         "test.jsonl",
         "tokenizer.json",
         "train.jsonl",
         "val.jsonl",
     ]
+    assert os.listdir(out / "steps") == []  # step labels only for train.objective=process
     assert os.listdir(out.parent) == ["prepared"]  # no temp files left beside it
     train, test = read_jsonl(out / "train.jsonl"), read_jsonl(out / "test.jsonl")
     assert train and all(set(r) == PAIR_KEYS for r in train)

@@ -34,6 +34,7 @@ KIND_FIELDS = {
     "gsm8k": (("question", "answer"), ()),
     "preference": (("prompt", "chosen", "rejected"), ()),
     "rubric": (("prompt", "rubric"), ("chosen", "rejected", "response", "score")),
+    "process": (("question", "steps", "labels"), ()),  # read by data.process_formats
 }
 
 
@@ -56,7 +57,7 @@ class Pair:
 
 
 def load_custom_config(path: str | Path) -> tuple[str, dict[str, str]]:
-    """A custom mapping file: `{format: gsm8k|preference|rubric, columns: {field: column}}`."""
+    """A custom mapping file: `{format: gsm8k|preference|rubric|process, columns: {field: column}}`."""
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError as exc:

@@ -10,9 +10,10 @@ from typing import Any
 import numpy as np
 from tokenizers import Tokenizer
 
-from rewardpipe.data import negatives
+from rewardpipe.data import negatives, steps
 from rewardpipe.data.candidates import Candidates, pairs_from_candidates
 from rewardpipe.data.formats import Pair, Problem, resolve_columns, to_pairs, to_problems
+from rewardpipe.data.process_formats import StepItem, detect_format, to_step_items
 from rewardpipe.data.solution import inconsistent_annotations
 from rewardpipe.data.sources import RawSplit
 from rewardpipe.data.split import assign, fold, stable_id
@@ -30,6 +31,7 @@ class Prepared:
     test: list[dict[str, Any]]
     tokenizer: Tokenizer
     stats: dict[str, Any]
+    steps: dict[str, list[dict[str, Any]]] | None = None  # step rows per split (process objective)
 
 
 @dataclass
@@ -57,18 +59,23 @@ def prepare(
     source_hash: str,
     tokenizer: Tokenizer | None = None,
     candidates: Candidates | None = None,
+    process: bool = False,
 ) -> Prepared:
-    """Run every prepare step in memory; the stage script does the reading and writing."""
+    """Run every prepare step in memory; the stage script does the reading and writing.
+    `process`: also build step-labelled rows (and their stats) for a process reward model."""
     audit = _Audit()
     items = {name: [] for name in SPLITS}
     for split in raw:
         rows = split.rows[: params.max_examples] if params.max_examples else split.rows
         if not rows:
             continue
-        cols = resolve_columns(kind, list(rows[0].keys()), columns, split.origin)
-        if kind == "gsm8k":
+        if kind == "process":
+            converted, skipped = _step_items(rows, params, columns, split.origin)
+        elif kind == "gsm8k":
+            cols = resolve_columns(kind, list(rows[0].keys()), columns, split.origin)
             converted, skipped = to_problems(rows, cols, split.origin, strict=params.validate)
         else:
+            cols = resolve_columns(kind, list(rows[0].keys()), columns, split.origin)
             converted, skipped = to_pairs(rows, cols, split.origin, kind, strict=params.validate)
         audit.skipped_rows += skipped
         kept = [item for item in converted if _length(item) <= params.max_chars]
@@ -117,10 +124,51 @@ def prepare(
     if tokenizer is None:
         tokenizer = train_bpe(_training_texts(out["train"]), params.vocab_size)
     stats = _stats(out, tokenizer, params, audit, source_hash, kind)
-    return Prepared(out["train"], out["val"], out["test"], tokenizer, stats)
+    step_rows = None
+    if process and kind == "process":
+        step_rows = {split: steps.from_items(items[split]) for split in SPLITS}
+    elif process:
+        step_rows = {
+            "train": steps.from_pairs(out["train"]),
+            "val": steps.from_pairs(out["val"]),
+            "test": steps.from_test_sets(out["test"]),
+        }
+    if step_rows is not None:
+        stats["process"] = _process_stats(step_rows)
+    return Prepared(out["train"], out["val"], out["test"], tokenizer, stats, step_rows)
 
 
-def _length(item: Problem | Pair) -> int:
+def _process_stats(step_rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Step-labelled solutions per split and where they first go wrong."""
+    return {
+        split: {
+            "solutions": len(rows),
+            "steps": sum(len(r["steps"]) for r in rows),
+            "first_error": steps.first_error_counts(rows),
+        }
+        for split, rows in step_rows.items()
+    }
+
+
+def _step_items(rows, params: PrepareParams, columns: dict[str, str], origin: str):
+    """Step-labelled rows (`dataset: process`): a column mapping reads them as custom rows."""
+    if columns:
+        fmt = "custom"
+    elif params.process_format != "auto":
+        fmt = params.process_format
+    else:
+        fmt = detect_format(list(rows[0].keys()), origin)
+    return to_step_items(
+        rows,
+        fmt,
+        origin,
+        columns=columns or None,
+        neutral=params.step_neutral,
+        strict=params.validate,
+    )
+
+
+def _length(item: Problem | Pair | StepItem) -> int:
     """Characters of the prompt plus its longest response (what prepare.max_chars bounds)."""
     return len(item.prompt) + max(len(t) for t in _responses(item))
 
@@ -144,8 +192,10 @@ def raise_empty(raw: list[RawSplit]) -> None:
     raise UserError(f"{origins}: no rows to prepare")
 
 
-def _responses(item: Problem | Pair) -> tuple[str, ...]:
-    return (item.solution,) if isinstance(item, Problem) else (item.chosen, item.rejected)
+def _responses(item: Problem | Pair | StepItem) -> tuple[str, ...]:
+    if isinstance(item, Pair):
+        return (item.chosen, item.rejected)
+    return (item.solution,)
 
 
 def _key(item: Problem | Pair) -> str:
@@ -204,9 +254,11 @@ def _negatives(
 
 
 def _pairs(items, split: str, params: PrepareParams, audit: _Audit) -> list[dict[str, Any]]:
-    rows = []
+    rows = _step_pairs([it for it in items if isinstance(it, StepItem)])
     pool = [it.solution for it in items if isinstance(it, Problem)]
     for item in items:
+        if isinstance(item, StepItem):
+            continue
         qid = stable_id("q", _key(item))  # not the prompt alone: a question may have two solutions
         if isinstance(item, Pair):
             rows.append(
@@ -233,10 +285,56 @@ def _pairs(items, split: str, params: PrepareParams, audit: _Audit) -> list[dict
     return rows
 
 
+def _by_prompt(items: list[StepItem]) -> dict[str, list[StepItem]]:
+    groups: dict[str, list[StepItem]] = {}
+    for item in items:
+        groups.setdefault(item.prompt, []).append(item)
+    return groups
+
+
+def _step_pairs(items: list[StepItem]) -> list[dict[str, Any]]:
+    """Every (without a wrong step, with one) solution pair of a question, for the outcome head."""
+    rows = []
+    for prompt, group in _by_prompt(items).items():
+        good = [it for it in group if steps.first_error(list(it.labels)) is None]
+        bad = [it for it in group if steps.first_error(list(it.labels)) is not None]
+        qid = stable_id("q", fold(prompt))
+        for j, (chosen, rejected) in enumerate((g, b) for g in good for b in bad):
+            rows.append(
+                {
+                    "id": f"{qid}-{j}",
+                    "prompt": prompt,
+                    "chosen": chosen.solution,
+                    "rejected": rejected.solution,
+                    "kind": "process",
+                }
+            )
+    return rows
+
+
 def _test_sets(items, params: PrepareParams, audit: _Audit) -> list[dict[str, Any]]:
     sets = []
+    for prompt, group in _by_prompt([it for it in items if isinstance(it, StepItem)]).items():
+        candidates = [
+            {
+                "text": it.solution,
+                "label": steps.first_error(list(it.labels)) is None,
+                "source": "process",
+            }
+            for it in group
+        ]
+        sets.append(
+            {
+                "id": stable_id("q", fold(prompt)),
+                "prompt": prompt,
+                "reference": "",
+                "candidates": candidates,
+            }
+        )
     pool = [it.solution for it in items if isinstance(it, Problem)]
     for item in items:
+        if isinstance(item, StepItem):
+            continue
         if isinstance(item, Pair):
             sets.append(
                 {

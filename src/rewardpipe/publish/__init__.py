@@ -46,6 +46,7 @@ def build_bundle(
             git_revision=git_revision,
             params_sha256=params_sha256,
         )
+        _record_step_probes(record, reference)
         with atomic_dir(out_dir) as tmp:
             record = export.write_decoder_bundle(
                 tmp, model_dir, record, metrics, max_shard_bytes=max_shard_bytes
@@ -61,12 +62,20 @@ def build_bundle(
         git_revision=git_revision,
         params_sha256=params_sha256,
     )
+    _record_step_probes(config, reference)
     with atomic_dir(out_dir) as tmp:
         config = export.write_bundle(tmp, model, tokenizer, config, metrics)
         text = card.render_card(config, metrics, options)
         (tmp / export.README).write_text(text, encoding="utf-8")
         report = export.validate(tmp, reference)
     return {**report, "folder": str(out_dir)}
+
+
+def _record_step_probes(config: dict[str, Any], reference: RewardModel) -> None:
+    """A process model's bundle records its probes' step scores beside the aggregated ones."""
+    steps = export.probe_step_scores(reference)
+    if steps is not None:
+        config["probe"]["step_scores"] = steps
 
 
 def validate_bundle(folder: str | Path, model_dir: str | Path | None = None) -> dict[str, Any]:

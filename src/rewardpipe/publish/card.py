@@ -387,7 +387,35 @@ def _eval_section(metrics: dict[str, Any]) -> str:
         f"| mean reward margin | {_fmt(ranking.get('margin_mean'))} |",
         f"| reward–length correlation (within prompt) | {_fmt(ranking.get('length_correlation'))} |",
     ]
+    if isinstance(metrics.get("process"), dict):
+        lines += ["", *_process_lines(metrics["process"])]
     return "\n".join(lines)
+
+
+def _process_lines(process: dict[str, Any]) -> list[str]:
+    """A process reward model's step metrics and best-of-N per step-score aggregation."""
+    pb = process.get("processbench") or {}
+    lines = [
+        "A process reward model: it scores every step (solution line). ProcessBench-style: the "
+        "first step scored below the threshold (fitted on val) is the predicted first error.",
+        "",
+        "| process metric | value |",
+        "|---|---:|",
+        f"| step AUC | {_fmt(process.get('step_auc'))} |",
+        f"| ProcessBench F1 | {_fmt(pb.get('f1'))} |",
+        f"| first error located (erroneous solutions) | {_fmt(pb.get('error_accuracy'))} |",
+        f"| no error said (correct solutions) | {_fmt(pb.get('correct_accuracy'))} |",
+        f"| threshold | {_fmt(pb.get('threshold'))} |",
+        "",
+        f"| aggregation (default `{process.get('aggregate', 'min')}`) | best-of-N exact "
+        "| weighted vote exact |",
+        "|---|---:|---:|",
+    ]
+    for how in sorted(process.get("best_of_n") or {}):
+        best = _value(process, "best_of_n", how, "exact_accuracy")
+        vote = _value(process, "weighted_vote", how, "exact_accuracy")
+        lines.append(f"| {how} | {_fmt(best)} | {_fmt(vote)} |")
+    return lines
 
 
 def _training_section(config: dict[str, Any], options: CardOptions) -> str:

@@ -85,6 +85,36 @@ def probe_scores(model: RewardModel) -> list[float]:
     return model.score_batch(list(prompts), list(completions), batch_size=PROBE_BATCH)
 
 
+def probe_step_scores(model: RewardModel) -> list[list[float]] | None:
+    """A process model's step scores of `PROBES` (None for an outcome model)."""
+    if not model.is_process:
+        return None
+    prompts, completions = zip(*PROBES, strict=True)
+    return model.score_steps_batch(list(prompts), list(completions), batch_size=PROBE_BATCH)
+
+
+def _probe_steps(
+    folder: Path, loaded: RewardModel, recorded: Any, reference: RewardModel | None
+) -> float:
+    """Largest step-score difference against the export's record (and `reference`)."""
+    actual = probe_step_scores(loaded) or []
+    shape = [len(a) for a in actual]
+    if not (
+        isinstance(recorded, list)
+        and [len(r) if isinstance(r, list) else None for r in recorded] == shape
+    ):
+        raise UserError(
+            f"{folder / model_folder.CONFIG}: probe.step_scores: expected the step scores of the "
+            f"{len(PROBES)} probes ({shape} steps) of a process reward model, got {recorded!r}"
+        )
+    flat = [x for row in actual for x in row]
+    worst = _probe_diff(flat, [x for row in recorded for x in row], folder, "recorded (steps)")
+    if reference is not None:
+        mine = [x for row in probe_step_scores(reference) or [] for x in row]
+        worst = max(worst, _probe_diff(flat, mine, folder, "of the in-memory model (steps)"))
+    return worst
+
+
 def params_hash(sections: dict[str, Any]) -> str:
     """sha256 of the params sections as canonical JSON (sorted keys, no whitespace)."""
     text = json.dumps(sections, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -170,36 +200,40 @@ def validate(folder: str | Path, reference: RewardModel | None = None) -> dict[s
     _check_finite(tensors, folder / model_folder.WEIGHTS)
     model, tokenizer, config = model_folder.load(folder)
     loaded = RewardModel(model, tokenizer, config)
-    return _probe_report(
-        folder, loaded, config["probe"]["scores"], reference, FILES, eval_metrics, start
-    )
+    return _probe_report(folder, loaded, config["probe"], reference, FILES, eval_metrics, start)
 
 
 def _probe_report(
     folder: Path,
     loaded: RewardModel,
-    recorded_scores: Sequence[float],
+    probe: dict[str, Any],
     reference: RewardModel | None,
     files: Iterable[str],
     eval_metrics: dict[str, Any],
     start: float,
 ) -> dict[str, Any]:
     """The probe check (against the scores recorded at export and `reference`'s) and the
-    validation record both bundle kinds return."""
+    validation record both bundle kinds return; a process model's step scores are checked too."""
     scores = probe_scores(loaded)
-    recorded = _probe_diff(scores, recorded_scores, folder, "recorded in config.json")
+    recorded = _probe_diff(scores, probe["scores"], folder, "recorded in config.json")
     against = None
     if reference is not None:
         against = _probe_diff(scores, probe_scores(reference), folder, "of the in-memory model")
+    checks = ["files", "parse", "config_schema", "hashes", "weights", "probe"]
+    steps = None
+    if loaded.is_process:
+        steps = _probe_steps(folder, loaded, probe.get("step_scores"), reference)
+        checks.append("probe_steps")
     return {
         "folder": str(folder),
         "files": {name: file_info(folder / name) for name in files},
-        "checks": ["files", "parse", "config_schema", "hashes", "weights", "probe"],
+        "checks": checks,
         "probe": {
             "n": len(scores),
             "tolerance": TOLERANCE,
             "max_abs_diff_recorded": recorded,
             "max_abs_diff_in_memory": against,
+            **({"max_abs_diff_steps": steps} if steps is not None else {}),
         },
         "eval_keys": sorted(eval_metrics),
         "seconds": time.perf_counter() - start,
@@ -590,9 +624,7 @@ def validate_decoder(folder: str | Path, reference: RewardModel | None = None) -
     except Exception as exc:  # a shape or key mismatch inside the loader
         raise UserError(f"{folder / weights[0]}: does not load: {exc}") from exc
     files = decoder_files(folder)
-    return _probe_report(
-        folder, loaded, config["probe"]["scores"], reference, files, eval_metrics, start
-    )
+    return _probe_report(folder, loaded, config["probe"], reference, files, eval_metrics, start)
 
 
 def check_decoder_config(hf: dict[str, Any], path: Path) -> dict[str, Any]:

@@ -18,12 +18,14 @@ from tqdm.auto import tqdm
 
 from rewardpipe.errors import UserError
 from rewardpipe.model import RewardTransformer, trainable_filter
+from rewardpipe.model.step_head import step_logits
 from rewardpipe.params import TrainParams
 from rewardpipe.training import curves, sharding
 from rewardpipe.training.batching import PairBatcher, eval_batches
 from rewardpipe.training.checkpoints import Checkpoints
 from rewardpipe.training.loss import pairwise_loss
 from rewardpipe.training.optim import optimizer, schedule
+from rewardpipe.training.process import StepBatcher, StepData, step_eval_batches, step_loss
 
 
 class Logger(Protocol):
@@ -58,6 +60,14 @@ class StepConfig:
 class ValData:
     chosen: list[np.ndarray]
     rejected: list[np.ndarray]
+    batch_size: int
+
+
+@dataclass
+class StepValData:
+    """Val data of a process model: step-labelled solutions."""
+
+    data: StepData
     batch_size: int
 
 
@@ -104,6 +114,82 @@ def eval_step(
     rewards, _ = _forward(config, state.params, state.rest, tokens, mask, deterministic=True)
     _, metrics = pairwise_loss(rewards, config.margin, config.center_coef, weights)
     return metrics, rewards
+
+
+def _forward_steps(config: StepConfig, params, rest, tokens, mask, positions, deterministic: bool):
+    model = nnx.merge(config.graphdef, params, rest)
+    logits = step_logits(model, tokens, mask, positions, deterministic=deterministic)
+    return logits, nnx.as_pure(nnx.state(model, nnx.Not(trainable_filter(model.config))))
+
+
+@functools.partial(jax.jit, static_argnames="config", donate_argnames="state")
+def process_train_step(
+    state: TrainState,
+    tokens: jax.Array,
+    mask: jax.Array,
+    positions: jax.Array,
+    targets: jax.Array,
+    weights: jax.Array,
+    config: StepConfig,
+) -> tuple[TrainState, dict[str, jax.Array]]:
+    """One micro-batch of a process model: per-step logits, masked BCE, optimizer update."""
+
+    def loss_fn(params):
+        logits, rest = _forward_steps(
+            config, params, state.rest, tokens, mask, positions, deterministic=False
+        )
+        loss, metrics = step_loss(logits, targets, weights)
+        return loss, (metrics, rest)
+
+    (_, (metrics, rest)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    updates, opt_state = config.tx.update(grads, state.opt_state, state.params)
+    metrics["grad_norm"] = optax.tree.norm(grads)
+    metrics["tokens"] = mask.sum()
+    return TrainState(optax.apply_updates(state.params, updates), opt_state, rest), metrics
+
+
+@functools.partial(jax.jit, static_argnames="config")
+def process_eval_step(
+    state: TrainState,
+    tokens: jax.Array,
+    mask: jax.Array,
+    positions: jax.Array,
+    targets: jax.Array,
+    weights: jax.Array,
+    config: StepConfig,
+) -> tuple[dict[str, jax.Array], jax.Array]:
+    """Val step metrics of one padded batch and its step logits."""
+    logits, _ = _forward_steps(
+        config, state.params, state.rest, tokens, mask, positions, deterministic=True
+    )
+    _, metrics = step_loss(logits, targets, weights)
+    return metrics, logits
+
+
+def evaluate_process(
+    state: TrainState,
+    config: StepConfig,
+    val: StepValData,
+    mesh: jax.sharding.Mesh,
+    max_len: int,
+    pad_id: int,
+    shapes: set[tuple[Any, ...]] | None = None,
+) -> tuple[dict[str, float], np.ndarray]:
+    """Step-weighted val metrics and the logits of every counted val step."""
+    totals: dict[str, float] = {}
+    n = 0.0
+    logits = []
+    for batch, _ in step_eval_batches(val.data, val.batch_size, max_len, pad_id):
+        if shapes is not None:
+            shapes.add(("eval", batch.tokens.shape))
+        arrays = (batch.tokens, batch.mask, batch.positions, batch.targets, batch.weights)
+        metrics, out = process_eval_step(state, *sharding.shard_batch(arrays, mesh), config)
+        w = float(batch.weights.sum())
+        for key in ("loss", "accuracy", "margin"):
+            totals[key] = totals.get(key, 0.0) + float(metrics[key]) * w
+        logits.append(np.asarray(out)[batch.weights > 0])
+        n += w
+    return {k: v / max(n, 1.0) for k, v in totals.items()}, np.concatenate(logits)
 
 
 def init_state(
@@ -177,8 +263,8 @@ def _check_finite(losses: list[jax.Array], first_step: int, tp: TrainParams) -> 
 def train(
     model: RewardTransformer,
     tp: TrainParams,
-    batcher: PairBatcher,
-    val: ValData,
+    batcher: PairBatcher | StepBatcher,
+    val: ValData | StepValData,
     *,
     checkpoints: Checkpoints | None = None,
     live: Logger | None = None,
@@ -188,12 +274,15 @@ def train(
     """Train for `tp.steps` optimizer updates (× `grad_accum` micro-batches), resuming from the
     latest checkpoint in `checkpoints` when there is one. The caller restores the dvclive folder
     from that checkpoint's curves (`curves.restore`) before opening `live`. `mesh` (default:
-    every device on `data`) with an `fsdp` axis shards the state (`sharding.train_mesh`)."""
+    every device on `data`) with an `fsdp` axis shards the state (`sharding.train_mesh`).
+    A `StepBatcher` with `StepValData` trains a process model (per-step BCE) instead."""
     start = time.perf_counter()
     mesh = sharding.data_mesh() if mesh is None else mesh
     # A decoder's config has no max_len: the batcher's (model.max_len) bounds its sequences.
     max_len, pad_id = getattr(model.config, "max_len", batcher.max_len), batcher.pad_id
     state, config = init_state(model, tp, mesh, sharding.placement(mesh))
+    process = isinstance(batcher, StepBatcher)
+    run_eval = evaluate_process if process else evaluate
     sharding.check_divisible(2 * tp.batch_size, mesh, "2 × train.batch_size")
     sharding.check_divisible(2 * val.batch_size, mesh, "2 × val batch size")
     opt_step = 0
@@ -219,8 +308,12 @@ def train(
     while opt_step < tp.steps:
         batch = next(batches)
         shapes.add(("train", batch.tokens.shape))
-        tokens, mask = sharding.shard_batch((batch.tokens, batch.mask), mesh)
-        state, metrics = train_step(state, tokens, mask, config)
+        if process:
+            arrays = (batch.tokens, batch.mask, batch.positions, batch.targets, batch.weights)
+            state, metrics = process_train_step(state, *sharding.shard_batch(arrays, mesh), config)
+        else:
+            tokens, mask = sharding.shard_batch((batch.tokens, batch.mask), mesh)
+            state, metrics = train_step(state, tokens, mask, config)
         # Sums stay on device: no host sync per step, so dispatch runs ahead of compute.
         window = metrics if not window else jax.tree.map(jnp.add, window, metrics)
         losses.append(metrics["loss"])
@@ -253,7 +346,7 @@ def train(
             bar.set_postfix(loss=f"{logged['loss']:.4f}", acc=f"{logged['accuracy']:.3f}")
             window, count = {}, 0
         if do_eval or do_save:
-            last_val, rewards = evaluate(state, config, val, mesh, max_len, pad_id, shapes)
+            last_val, rewards = run_eval(state, config, val, mesh, max_len, pad_id, shapes)
             _check_val(last_val, opt_step, tp)
             evaluated_at = opt_step
             if live is not None:
@@ -273,7 +366,7 @@ def train(
             t_window = time.perf_counter()
     bar.close()
     if evaluated_at != opt_step:  # resumed at the very end: nothing evaluated in this process
-        last_val, rewards = evaluate(state, config, val, mesh, max_len, pad_id, shapes)
+        last_val, rewards = run_eval(state, config, val, mesh, max_len, pad_id, shapes)
         _check_val(last_val, opt_step, tp)
     return TrainResult(
         model=merge(state, config),

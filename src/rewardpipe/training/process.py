@@ -1,0 +1,172 @@
+"""Process (step-level) training data and loss: batches of solutions with their step read
+positions and labels, and binary cross-entropy on the steps up to and including the first
+wrong one (later steps are masked, as in Lightman et al. 2023)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from rewardpipe.encoding import pad_batch
+from rewardpipe.errors import UserError
+from rewardpipe.training.batching import MAX_BUCKETS, fit_buckets, round_up
+
+
+def step_targets(labels: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(targets 1 correct / 0 wrong, weights): weight 1 up to and including the first wrong
+    (-1) step, 0 after it and on neutral (0) steps."""
+    labels = np.asarray(labels, dtype=np.int64)
+    wrong = np.flatnonzero(labels < 0)
+    stop = int(wrong[0]) + 1 if wrong.size else len(labels)
+    weights = np.zeros(len(labels), np.float32)
+    weights[:stop] = labels[:stop] != 0
+    return (labels > 0).astype(np.float32), weights
+
+
+@dataclass(frozen=True)
+class StepBatch:
+    tokens: np.ndarray  # int32 [B,L]
+    mask: np.ndarray  # bool [B,L]
+    positions: np.ndarray  # int32 [B,S], -1 where no step
+    targets: np.ndarray  # float32 [B,S]
+    weights: np.ndarray  # float32 [B,S]: which steps count in the loss
+
+    @property
+    def rows(self) -> int:
+        return self.tokens.shape[0]
+
+
+@dataclass
+class StepData:
+    """Encoded step rows: ids, read positions and labels per solution."""
+
+    ids: list[np.ndarray]
+    positions: list[np.ndarray]
+    labels: list[Sequence[int]]
+    max_steps: int
+
+    @classmethod
+    def build(cls, ids, positions, labels, max_steps: int | None = None) -> StepData:
+        if not len(ids) == len(positions) == len(labels):
+            raise UserError("step data: ids, positions and labels differ in length")
+        longest = max((len(p) for p in positions), default=1)
+        return cls(list(ids), list(positions), list(labels), max_steps or longest)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def batch(self, indices: Sequence[int], length: int, pad_id: int) -> StepBatch:
+        tokens, mask = pad_batch([self.ids[i] for i in indices], length, pad_id)
+        B, S = len(indices), self.max_steps
+        positions = np.full((B, S), -1, np.int32)
+        targets = np.zeros((B, S), np.float32)
+        weights = np.zeros((B, S), np.float32)
+        for r, i in enumerate(indices):
+            pos = np.asarray(self.positions[i][:S])
+            t, w = step_targets(self.labels[i])
+            n = len(pos)
+            positions[r, :n] = np.where(pos < length, pos, -1)
+            targets[r, :n] = t[:n]
+            weights[r, :n] = w[:n] * (positions[r, :n] >= 0)
+        return StepBatch(tokens, mask, positions, targets, weights)
+
+
+class StepBatcher:
+    """Length-bucketed step batches; the order of epoch e depends only on (seed, e), so a run
+    resumed at step k sees exactly the batches of an uninterrupted run (as `PairBatcher`)."""
+
+    def __init__(
+        self,
+        data: StepData,
+        batch_size: int,
+        max_len: int,
+        pad_id: int,
+        seed: int,
+        window: int = 64,
+    ):
+        if len(data) < batch_size:
+            raise UserError(
+                f"train.batch_size={batch_size} is larger than the {len(data)} step-labelled "
+                "training solutions"
+            )
+        self.data, self.batch_size, self.max_len, self.pad_id = data, batch_size, max_len, pad_id
+        self.seed, self.window = seed, window
+        self.lengths = np.array([len(x) for x in data.ids])
+        self.batches_per_epoch = len(data) // batch_size
+        self.buckets = fit_buckets(
+            [int(self.lengths[b].max()) for b in self.epoch_order(0)], MAX_BUCKETS, max_len
+        )
+
+    def epoch_order(self, epoch: int) -> list[np.ndarray]:
+        rng = np.random.default_rng([self.seed, epoch])
+        order = rng.permutation(len(self.data))
+        span = self.batch_size * self.window
+        batches = []
+        for start in range(0, len(order), span):
+            chunk = order[start : start + span]
+            chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
+            batches += [
+                chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)
+            ]
+        batches = [b for b in batches if len(b) == self.batch_size][: self.batches_per_epoch]
+        return [batches[i] for i in rng.permutation(len(batches))]
+
+    def batch(self, indices: np.ndarray) -> StepBatch:
+        length = round_up(min(int(self.lengths[indices].max()), self.max_len), self.buckets)
+        return self.data.batch(indices, length, self.pad_id)
+
+    def from_step(self, step: int) -> Iterator[StepBatch]:
+        epoch, pos = divmod(step, self.batches_per_epoch)
+        while True:
+            for indices in self.epoch_order(epoch)[pos:]:
+                yield self.batch(indices)
+            epoch, pos = epoch + 1, 0
+
+
+def step_eval_batches(
+    data: StepData, batch_size: int, max_len: int, pad_id: int
+) -> Iterator[tuple[StepBatch, int]]:
+    """Fixed-order, length-sorted batches; the last is padded with copies of row 0 whose steps
+    weigh 0; the number of real rows comes beside each batch."""
+    lengths = np.array([len(x) for x in data.ids])
+    order = np.argsort(lengths, kind="stable")
+    starts = range(0, len(order), batch_size)
+    buckets = fit_buckets(
+        [int(lengths[order[s : s + batch_size]].max()) for s in starts], MAX_BUCKETS, max_len
+    )
+    for start in starts:
+        idx = order[start : start + batch_size]
+        real = len(idx)
+        idx = np.concatenate([idx, np.repeat(idx[:1], batch_size - real)])
+        length = round_up(min(int(lengths[idx].max()), max_len), buckets)
+        batch = data.batch(idx, length, pad_id)
+        weights = batch.weights.copy()
+        weights[real:] = 0.0
+        yield StepBatch(batch.tokens, batch.mask, batch.positions, batch.targets, weights), real
+
+
+def step_loss(
+    logits: jax.Array, targets: jax.Array, weights: jax.Array
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """Weighted mean binary cross-entropy over steps and the step metrics the loop logs."""
+    logits = logits.astype(jnp.float32)
+    w = weights.astype(jnp.float32)
+    n = jnp.maximum(w.sum(), 1.0)
+    bce = -(targets * jax.nn.log_sigmoid(logits) + (1 - targets) * jax.nn.log_sigmoid(-logits))
+    loss = (w * bce).sum() / n
+    correct = w * targets
+    wrong = w * (1 - targets)
+    mean_c = (correct * logits).sum() / jnp.maximum(correct.sum(), 1.0)
+    mean_w = (wrong * logits).sum() / jnp.maximum(wrong.sum(), 1.0)
+    metrics = {
+        "loss": loss,
+        "accuracy": (w * ((logits > 0) == (targets > 0.5))).sum() / n,
+        "margin": mean_c - mean_w,  # mean logit of correct steps minus that of wrong ones
+        "reward_mean": (w * logits).sum() / n,
+        "reward_std": jnp.sqrt((w * (logits - (w * logits).sum() / n) ** 2).sum() / n),
+    }
+    return loss, metrics
