@@ -61,10 +61,12 @@ def tiny_decoder(
     template: bool = True,
     hidden_size: int = 64,
     intermediate_size: int = 128,
+    extra_rows: int = EXTRA_ROWS,
 ) -> Path:
     """A `family` *ForCausalLM save (no score head; every parameter perturbed) with the family's
     special tokens and, with `template`, its chat template; without, the
-    `question\\n\\nsolution<eos>` fallback. 2 layers, 4 heads (2 kv heads)."""
+    `question\\n\\nsolution<eos>` fallback. 2 layers, 4 heads (2 kv heads); `extra_rows`
+    embedding rows beyond the tokenizer's vocabulary."""
     torch = pytest.importorskip("torch", reason="needs PyTorch")
     transformers = pytest.importorskip("transformers", reason="needs transformers")
     tokenizer_family, config_cls, model_cls, fields = DECODERS[family]
@@ -96,7 +98,7 @@ def tiny_decoder(
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
-        vocab_size=vocab + EXTRA_ROWS,
+        vocab_size=vocab + extra_rows,
         max_position_embeddings=512,
         bos_token_id=tokens.index(bos) if bos else None,
         eos_token_id=tokens.index(eos if isinstance(eos, str) else eos["content"]),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from decoder_support import DECODERS, tiny_decoder, trained_decoder
+from decoder_support import DECODERS, EXTRA_ROWS, tiny_decoder, trained_decoder
 from publish_support import write_eval
 from safetensors.numpy import load_file
 
@@ -39,7 +39,9 @@ def bundle(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     its exported bundle (built once per family)."""
     family = request.param
     root = tmp_path_factory.mktemp(f"export-{family}")
-    pretrained = tiny_decoder(root / "pretrained", family)
+    # Llama 3's embeddings are as large as its vocabulary (no spare row to pad with).
+    extra = 0 if family == "llama3" else EXTRA_ROWS
+    pretrained = tiny_decoder(root / "pretrained", family, extra_rows=extra)
     model = root / "model"
     record = {"reward": {"mean": 0.5, "std": 2.0}, "train": {"steps": 1}}
     model_folder.save(
@@ -113,3 +115,35 @@ def test_the_export_holds_the_merged_lora(bundle: dict) -> None:
     probe = bundle["report"]["probe"]
     assert probe["max_abs_diff_recorded"] <= export.TOLERANCE
     assert probe["max_abs_diff_in_memory"] <= export.TOLERANCE
+
+
+def test_trl_grpo_reward_path_scores_like_rewardpipe(bundle: dict) -> None:
+    """What TRL's GRPOTrainer does with `reward_funcs="<this folder>"`: AutoTokenizer of the
+    folder (pad = eos when it has no pad token), `config.pad_token_id` set to the tokenizer's,
+    chat-template texts tokenized with right padding and no added special tokens; rewards are
+    `logits[:, 0]`. It must pool the same last token as rewardpipe."""
+    out = bundle["export"]
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(out), local_files_only=True)
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(
+        str(out), local_files_only=True, dtype=torch.float32
+    ).eval()
+    # The export names its pad id in tokenizer_config.json, so TRL keeps it (else it pads with EOS).
+    assert tokenizer.pad_token_id == json.loads((out / "config.json").read_text())["pad_token_id"]
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.config.pad_token_id = tokenizer.pad_token_id
+    texts = [
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": q}, {"role": "assistant", "content": s}], tokenize=False
+        )
+        for q, s in PAIRS
+    ]
+    inputs = tokenizer(
+        texts, return_tensors="pt", padding=True, padding_side="right", add_special_tokens=False
+    )
+    with torch.no_grad():
+        theirs = model(**inputs).logits[:, 0].numpy()
+    ours = RewardModel.from_pretrained(out)
+    questions, solutions = zip(*PAIRS, strict=True)
+    rewards = np.asarray(ours.score_batch(list(questions), list(solutions)))
+    assert np.abs(rewards - theirs).max() < 1e-4, (bundle["family"], rewards, theirs)
