@@ -9,7 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from decoder_support import DECODERS, EXTRA_ROWS, tiny_decoder, trained_decoder
+from decoder_support import (
+    DECODERS,
+    EXTRA_ROWS,
+    tiny_decoder,
+    tiny_gemma3_multimodal,
+    trained_decoder,
+)
 from publish_support import write_eval
 from safetensors.numpy import load_file
 
@@ -33,15 +39,18 @@ PAIRS = [
 ]
 
 
-@pytest.fixture(scope="module", params=sorted(DECODERS))
+@pytest.fixture(scope="module", params=[*sorted(DECODERS), "gemma3-multimodal"])
 def bundle(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A tiny `family` checkpoint, a perturbed-LoRA reward model from it, its model folder and
     its exported bundle (built once per family)."""
     family = request.param
     root = tmp_path_factory.mktemp(f"export-{family}")
-    # Llama 3's embeddings are as large as its vocabulary (no spare row to pad with).
-    extra = 0 if family == "llama3" else EXTRA_ROWS
-    pretrained = tiny_decoder(root / "pretrained", family, extra_rows=extra)
+    if family == "gemma3-multimodal":  # the text model of a Gemma3ForConditionalGeneration
+        pretrained = tiny_gemma3_multimodal(root / "pretrained")
+    else:
+        # Llama 3's embeddings are as large as its vocabulary (no spare row to pad with).
+        extra = 0 if family == "llama3" else EXTRA_ROWS
+        pretrained = tiny_decoder(root / "pretrained", family, extra_rows=extra)
     model = root / "model"
     record = {"reward": {"mean": 0.5, "std": 2.0}, "train": {"steps": 1}}
     model_folder.save(
@@ -99,7 +108,12 @@ def test_the_export_holds_the_merged_lora(bundle: dict) -> None:
     """Each LoRA target's exported weight differs from the pretrained one (the merge happened
     and matters), the others are copied unchanged; the probe check passed at export."""
     exported = load_file(bundle["export"] / "model.safetensors")
-    base = load_file(bundle["pretrained"] / "model.safetensors")
+    base = {  # a multimodal Gemma 3's text model, in the old or the new layout
+        name.replace("language_model.model.", "model.").replace(
+            "model.language_model.", "model."
+        ): v
+        for name, v in load_file(bundle["pretrained"] / "model.safetensors").items()
+    }
     targets = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
     checked = 0
     for name, value in exported.items():
