@@ -59,7 +59,14 @@ def bundle(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     out = root / "export"
     evals = write_eval(root / "eval.json")
     report = build_bundle(model, evals, out, OPTIONS, git_revision=None, params_sha256=None)
-    return {"family": family, "pretrained": pretrained, "export": out, "report": report}
+    return {
+        "family": family,
+        "pretrained": pretrained,
+        "model": model,
+        "eval": evals,
+        "export": out,
+        "report": report,
+    }
 
 
 def reference_rewards(folder: Path) -> tuple[np.ndarray, list[list[int]]]:
@@ -160,4 +167,30 @@ def test_trl_grpo_reward_path_scores_like_rewardpipe(bundle: dict) -> None:
     ours = RewardModel.from_pretrained(out)
     questions, solutions = zip(*PAIRS, strict=True)
     rewards = np.asarray(ours.score_batch(list(questions), list(solutions)))
+    assert np.abs(rewards - theirs).max() < 1e-4, (bundle["family"], rewards, theirs)
+
+
+def test_a_sharded_export_scores_the_same(bundle: dict, tmp_path: Path) -> None:
+    """The same model folder exported in transformers' shards (a limit of a third of its
+    weights): transformers and rewardpipe load it and agree with each other and the single file."""
+    limit = (bundle["model"] / "model.safetensors").stat().st_size // 3
+    out = tmp_path / "export"
+    build_bundle(
+        bundle["model"],
+        bundle["eval"],
+        out,
+        OPTIONS,
+        git_revision=None,
+        params_sha256=None,
+        max_shard_bytes=limit,
+    )
+    assert not (out / "model.safetensors").exists()
+    assert len(list(out.glob("model-*-of-*.safetensors"))) >= 2
+    theirs, _ = reference_rewards(out)
+    single, _ = reference_rewards(bundle["export"])
+    np.testing.assert_allclose(theirs, single, atol=1e-6)
+    questions, solutions = zip(*PAIRS, strict=True)
+    rewards = np.asarray(
+        RewardModel.from_pretrained(out).score_batch(list(questions), list(solutions))
+    )
     assert np.abs(rewards - theirs).max() < 1e-4, (bundle["family"], rewards, theirs)
