@@ -3,6 +3,8 @@ and transformers), and a LoRA decoder reward model built from one."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import jax
@@ -61,10 +63,12 @@ def tiny_decoder(
     template: bool = True,
     hidden_size: int = 64,
     intermediate_size: int = 128,
+    extra_rows: int = EXTRA_ROWS,
 ) -> Path:
     """A `family` *ForCausalLM save (no score head; every parameter perturbed) with the family's
     special tokens and, with `template`, its chat template; without, the
-    `question\\n\\nsolution<eos>` fallback. 2 layers, 4 heads (2 kv heads)."""
+    `question\\n\\nsolution<eos>` fallback. 2 layers, 4 heads (2 kv heads); `extra_rows`
+    embedding rows beyond the tokenizer's vocabulary."""
     torch = pytest.importorskip("torch", reason="needs PyTorch")
     transformers = pytest.importorskip("transformers", reason="needs transformers")
     tokenizer_family, config_cls, model_cls, fields = DECODERS[family]
@@ -96,7 +100,7 @@ def tiny_decoder(
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
-        vocab_size=vocab + EXTRA_ROWS,
+        vocab_size=vocab + extra_rows,
         max_position_embeddings=512,
         bos_token_id=tokens.index(bos) if bos else None,
         eos_token_id=tokens.index(eos if isinstance(eos, str) else eos["content"]),
@@ -124,3 +128,40 @@ def trained_decoder(pretrained: Path):
     keys = iter(jax.random.split(jax.random.key(1), len(jax.tree.leaves(lora))))
     nnx.update(model, jax.tree.map(lambda x: 0.1 * jax.random.normal(next(keys), x.shape), lora))
     return model
+
+
+def tiny_gemma3_multimodal(folder: Path) -> Path:
+    """A Gemma3ForConditionalGeneration save (a tiny SigLIP tower; the `gemma3` config with the
+    text model under `text_config`, as Gemma 3 4B and larger ship) with `tiny_decoder`'s Gemma 3
+    text model shape and tokenizer."""
+    torch = pytest.importorskip("torch", reason="needs PyTorch")
+    transformers = pytest.importorskip("transformers", reason="needs transformers")
+    text = tiny_decoder(folder / "text-only", "gemma3")
+    skip = ("architectures", "transformers_version", "dtype")
+    text_config = json.loads((text / "config.json").read_text())
+    tokens = FAMILIES["gemma3"][0]
+    config = transformers.Gemma3Config(
+        text_config={k: v for k, v in text_config.items() if k not in skip},
+        vision_config={
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "image_size": 28,
+            "patch_size": 14,
+        },
+        mm_tokens_per_image=4,
+        image_token_index=tokens.index("<image_soft_token>"),
+        boi_token_index=tokens.index("<start_of_image>"),
+        eoi_token_index=tokens.index("<end_of_image>"),
+    )
+    torch.manual_seed(1)
+    model = transformers.Gemma3ForConditionalGeneration(config).eval()
+    with torch.no_grad():
+        for param in model.parameters():
+            param.add_(torch.randn_like(param) * 0.05)
+    out = folder / "multimodal"
+    model.save_pretrained(out)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copyfile(text / name, out / name)
+    return out

@@ -6,7 +6,8 @@ transformers loads as is: its config.json is the pretrained one with `architectu
 kind and max_len, LoRA, reward mean/std, train record) under the `rewardpipe` key; the weights
 are `decoder_state_dict` (LoRA merged, float32; `model.safetensors`, or shards + index above
 2 GB); the tokenizer files are copied from the
-pretrained folder (tokenizer.json, tokenizer_config.json, any chat template files).
+pretrained folder (tokenizer.json, tokenizer_config.json, any chat template files), the
+tokenizer config's `pad_token` naming the pad id's token where it has one.
 """
 
 from __future__ import annotations
@@ -41,11 +42,12 @@ from rewardpipe.model.decoder_weights import (
 from rewardpipe.model.transformer import make_rngs
 
 WEIGHTS, CONFIG, TOKENIZER = "model.safetensors", "config.json", "tokenizer.json"
+TOKENIZER_CONFIG = "tokenizer_config.json"
 RECORD = "rewardpipe"  # a decoder folder's config.json key holding rewardpipe's own record
 # What a decoder folder copies from the pretrained one besides config.json and the weights.
 TOKENIZER_FILES = (
     TOKENIZER,
-    "tokenizer_config.json",
+    TOKENIZER_CONFIG,
     "special_tokens_map.json",
     "chat_template.jinja",
     "chat_templates",
@@ -160,7 +162,25 @@ def _save_decoder(
             shutil.copytree(src, folder / name, dirs_exist_ok=True)
         elif src.is_file():
             shutil.copyfile(src, folder / name)
+    _name_pad_token(folder, pad)
     (folder / CONFIG).write_text(json.dumps(hf, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _name_pad_token(folder: Path, pad: int) -> None:
+    """Set the copied tokenizer_config.json's `pad_token` to the token of the pad id, so that
+    transformers' tokenizer pads with it: without one, TRL's GRPOTrainer pads with EOS and sets
+    `pad_token_id` to it, and where the formatted text ends in EOS (Llama 3) transformers would
+    pool the token before it. A pad id past the tokenizer's vocabulary has no token to name."""
+    path = folder / TOKENIZER_CONFIG
+    token = Tokenizer.from_file(str(folder / TOKENIZER)).id_to_token(pad)
+    if token is None or not path.is_file():
+        return
+    config = read_hf_json(path)
+    current = config.get("pad_token")
+    if (current.get("content") if isinstance(current, dict) else current) == token:
+        return
+    config["pad_token"] = token
+    path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def is_decoder(config: dict[str, Any]) -> bool:
