@@ -24,7 +24,7 @@ SMALL := -S prepare.synthetic_train=400 -S prepare.synthetic_test=60 -S prepare.
 
 .PHONY: help install install-dev setup quickstart format lint lint-security test test-quick dev \
 	pre-commit prepare-gsm8k prepare-openrubrics train-small train train-full evaluate-quick \
-	evaluate deploy deploy-private monitor monitor-compare logs status repro clean clean-all version
+	evaluate grpo grpo-smoke deploy deploy-private monitor monitor-compare logs status repro clean clean-all version
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -89,6 +89,14 @@ evaluate-quick: ## 50 test prompts, outside the pipeline -> results/eval-quick.j
 
 evaluate: ## the evaluate stage as an experiment (dvc exp run evaluate)
 	$(CLI) evaluate $(NAME_OPT) $(ARGS)
+
+grpo: ## the optional GRPO pipeline as an experiment (pipelines/grpo; RUN_NAME=, ARGS="-S grpo.steps=...")
+	$(BIN)/dvc exp run $(if $(RUN_NAME),-n $(RUN_NAME)) $(ARGS) pipelines/grpo/dvc.yaml
+
+grpo-smoke: ## GRPO on a tiny random policy learning a toy reward (~30 steps, CPU) -> metrics/grpo
+	$(BIN)/python stages/grpo.py --params pipelines/grpo/smoke.yaml --out models/grpo/policy \
+		--checkpoints models/grpo/checkpoints/smoke --metrics metrics/grpo --eval metrics/grpo/eval.json \
+		--work models/grpo/work --no-progress
 
 deploy: ## push models/model to the Hub: REPO_ID=user/name
 	$(if $(REPO_ID),,$(error set REPO_ID=user/name))
