@@ -12,6 +12,7 @@ from flax import nnx
 
 from rewardpipe.chat_format import PromptFormat
 from rewardpipe.grpo import policy_model, sampling
+from rewardpipe.grpo.run import run as run_grpo
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +75,21 @@ def test_generation_prompts_follow_the_chat_template(llama):
     assert full.startswith(text.replace(" Answer with ####.", ""))
     tokens, mask = sampling.encode_prompts(fmt, [text, "x"], 64, 0)
     assert tokens.shape == (2, 64) and mask[0, -1] and not mask[1, 0]  # left padded
+
+
+@pytest.mark.slow
+def test_grpo_runs_on_a_pretrained_folder_and_exports_it(llama, tmp_path):
+    from test_grpo_run import paths, sections
+
+    from rewardpipe.params import PolicyParams
+
+    pp, _, gp = sections(
+        steps=1, num_generations=2, batch_prompts=2, max_new_tokens=3, eval_questions=2,
+        val_questions=2, eval_batch=2, log_every=1, eval_every=1, checkpoint_every=1,
+        reward_weights={"numbers": 1.0, "format_approx": 1.0},
+    )  # fmt: skip
+    out = run_grpo(pp, PolicyParams(pretrained=str(llama)), gp, paths(tmp_path))
+    assert out["result"].step == 1
+    exported = policy_model.load_policy(tmp_path / "policy")
+    assert exported.lm_head is not None
+    assert (tmp_path / "policy" / "tokenizer_config.json").is_file()

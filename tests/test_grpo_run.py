@@ -98,3 +98,22 @@ def test_grpo_pipeline_runs_as_a_dvc_experiment(tmp_path):
     shown = dvc(repo, "exp", "show", "--json").stdout
     assert "reward_mean_last10" in shown and "numerical_accuracy" in shown
     assert (repo / "models" / "grpo" / "policy" / "model.safetensors").is_file()
+
+
+def test_the_learned_reward_model_joins_the_reward_mix(tmp_path):
+    from publish_support import tiny_model_folder
+
+    from rewardpipe.inference import RewardModel
+
+    rm = tiny_model_folder(tmp_path / "rm")
+    params = sections(
+        steps=2, num_generations=2, batch_prompts=2, max_new_tokens=4, eval_questions=2,
+        val_questions=2, eval_batch=2, log_every=1, eval_every=2, checkpoint_every=2,
+        reward_model=str(rm), reward_weights={"reward_model": 1.0, "numbers": 0.5},
+    )  # fmt: skip
+    run(*params, paths(tmp_path / "g"), progress=False)
+    curves = tmp_path / "g" / "metrics" / "plots" / "metrics" / "train" / "reward"
+    rewards = {p.stem for p in curves.glob("*.tsv")}
+    assert rewards == {"reward_model", "numbers", "total"}
+    fn = RewardModel.from_pretrained(rm).as_reward_fn()
+    assert np.isfinite(fn(["q"], ["#### 1"])[0])
