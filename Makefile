@@ -122,7 +122,8 @@ status: ## pipeline status and the experiments table
 	$(BIN)/dvc exp show --no-pager --only-changed
 
 clean: ## remove pipeline outputs (keeps checkpoints)
-	rm -rf data/prepared models/model models/export metrics/train metrics/eval metrics/eval.json metrics/headline.json metrics/publish.json results cml
+	rm -rf data/prepared models/model models/export metrics/train metrics/eval metrics/eval.json metrics/headline.json metrics/publish.json results cml \
+		models/grpo/policy models/grpo/work metrics/grpo
 
 clean-all: clean ## also remove checkpoints, caches and the venv
 	rm -rf models $(VENV) .pytest_cache .ruff_cache
