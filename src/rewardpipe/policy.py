@@ -23,7 +23,7 @@ import numpy as np
 from flax import nnx
 
 from rewardpipe.errors import UserError
-from rewardpipe.model.decoder import Attention, Block, DecoderRewardModel, rotate
+from rewardpipe.model.decoder import Attention, Block, DecoderConfig, DecoderRewardModel, rotate
 from rewardpipe.model.decoder_weights import decoder_state_dict, load_decoder, read_hf_json
 from rewardpipe.model.weights import read_safetensors
 
@@ -382,3 +382,13 @@ def policy_state_dict(model: PolicyLM) -> dict[str, np.ndarray]:
     if model.lm_head is not None:
         out["lm_head.weight"] = np.array(model.lm_head.kernel[...].T, np.float32, order="C")
     return out
+
+
+def random_policy(hf: dict[str, Any], seed: int = 0, **overrides: Any) -> PolicyLM:
+    """A randomly initialised policy for a Hugging Face config.json dict (tests, smoke runs)."""
+    config = DecoderConfig.from_hf(hf, **overrides)
+    tied = bool(hf.get("tie_word_embeddings", _TIED_DEFAULT[config.model_type]))
+    eos = hf.get("eos_token_id")
+    eos_ids = () if eos is None else tuple(eos) if isinstance(eos, list) else (int(eos),)
+    rngs = nnx.Rngs(seed)
+    return PolicyLM(DecoderRewardModel(config, rngs=rngs), tied=tied, eos_ids=eos_ids, rngs=rngs)

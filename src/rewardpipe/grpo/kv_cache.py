@@ -65,7 +65,9 @@ def _block(block: Block, x: jax.Array, attend: Any) -> tuple[jax.Array, Cache]:
         x = x + a
         return x + block.mlp(block.post_attention_layernorm(x)), cache
     x = x + block.post_attention_layernorm(a)
-    return x + block.post_feedforward_layernorm(block.mlp(block.pre_feedforward_layernorm(x))), cache
+    return x + block.post_feedforward_layernorm(
+        block.mlp(block.pre_feedforward_layernorm(x))
+    ), cache
 
 
 def forward(
