@@ -17,6 +17,7 @@ from rewardpipe.params import (
     PolicyParams,
     PrepareParams,
     PublishParams,
+    SampleParams,
     TrainParams,
     load_params,
     load_section,
@@ -45,6 +46,7 @@ def test_every_section_loads_from_the_repo_params_yaml():
         "publish": PublishParams,
         "policy": PolicyParams,
         "grpo": GrpoParams,
+        "sample": SampleParams,
     }
     assert set(raw) == set(expected)
     for name, cls in expected.items():
@@ -257,3 +259,18 @@ def test_grpo_params_say_what_is_wrong():
     assert section_from_dict("grpo", {"reward_weights": {"digits": 1}}).reward_weights == {
         "digits": 1.0
     }
+
+
+def test_sample_params_say_what_is_wrong():
+    with pytest.raises(UserError, match=re.escape("sample.n: expected an integer >= 1, got 0")):
+        section_from_dict("sample", {"n": 0})
+    with pytest.raises(UserError, match=re.escape("sample.top_p: expected in (0, 1]")):
+        section_from_dict("sample", {"top_p": 0})
+    with pytest.raises(UserError, match=re.escape("sample.few_shot: expected an integer >= 0")):
+        section_from_dict("sample", {"few_shot": -1})
+    with pytest.raises(UserError, match=re.escape("sample.test_questions: expected null or")):
+        section_from_dict("sample", {"test_questions": -2})
+    with pytest.raises(UserError, match=re.escape("sample.tiny_policy.layers: expected")):
+        section_from_dict("sample", {"tiny_policy": {"hidden_size": 8}})
+    sp = section_from_dict("sample", {"temperature": 0, "train_questions": None})
+    assert sp.temperature == 0.0 and sp.train_questions is None

@@ -459,6 +459,50 @@ class GrpoParams:
 
 
 @dataclass(frozen=True)
+class SampleParams:
+    """pipelines/sample: `n` solutions per question from the policy (`policy` section) for the
+    first `train_questions` / `test_questions` of the prepare source's splits."""
+
+    n: int = 4  # solutions per question
+    temperature: float = 0.7  # 0: greedy
+    top_p: float = 1.0
+    max_new_tokens: int = 256
+    max_prompt_len: int = 512  # tokens; a longer prompt keeps its end
+    batch_size: int = 32  # sequences per generate call
+    seed: int = 0
+    few_shot: int = 0  # worked train examples before each question (taken out of the sampled ones)
+    instruction: str = "\nSolve step by step; end with a last line '#### <answer>'."
+    train_questions: int | None = 1000  # null: every train question
+    test_questions: int | None = 200  # null: every test question
+    kv_cache: bool = True
+    precision: str = "float32"
+    tiny_policy: dict[str, int] = field(
+        default_factory=lambda: {"hidden_size": 64, "layers": 2, "heads": 4, "vocab_size": 512}
+    )  # policy.pretrained null: the random policy's size
+
+    def check(self) -> None:
+        s = "sample"
+        for key in ("n", "max_new_tokens", "max_prompt_len", "batch_size"):
+            _check(getattr(self, key) >= 1, s, key, "an integer >= 1", getattr(self, key))
+        _check(self.temperature >= 0, s, "temperature", ">= 0 (0: greedy)", self.temperature)
+        _check(0 < self.top_p <= 1, s, "top_p", "in (0, 1]", self.top_p)
+        _check(self.few_shot >= 0, s, "few_shot", "an integer >= 0", self.few_shot)
+        for key in ("train_questions", "test_questions"):
+            value = getattr(self, key)
+            _check(value is None or value >= 0, s, key, "null or an integer >= 0", value)
+        _check(self.precision in PRECISIONS, s, "precision", " | ".join(PRECISIONS), self.precision)
+        for key in ("hidden_size", "layers", "heads", "vocab_size"):
+            value = self.tiny_policy.get(key)
+            _check(
+                isinstance(value, int) and value >= 1,
+                s,
+                f"tiny_policy.{key}",
+                "an integer >= 1",
+                value,
+            )
+
+
+@dataclass(frozen=True)
 class Params:
     prepare: PrepareParams = field(default_factory=PrepareParams)
     model: ModelParams = field(default_factory=ModelParams)
@@ -467,6 +511,7 @@ class Params:
     publish: PublishParams = field(default_factory=PublishParams)
     policy: PolicyParams = field(default_factory=PolicyParams)
     grpo: GrpoParams = field(default_factory=GrpoParams)
+    sample: SampleParams = field(default_factory=SampleParams)
 
 
 _CLASSES = {
@@ -477,6 +522,7 @@ _CLASSES = {
     "publish": PublishParams,
     "policy": PolicyParams,
     "grpo": GrpoParams,
+    "sample": SampleParams,
 }
 
 
