@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from rewardpipe.chat_format import PromptFormat
 from rewardpipe.errors import UserError
-from rewardpipe.grpo import sampling
+from rewardpipe.grpo import kv_cache, sampling
 from rewardpipe.grpo.advantages import group_advantages
 from rewardpipe.grpo.evaluate import accuracy
 from rewardpipe.grpo.loss import grpo_loss
@@ -111,10 +111,12 @@ class Trainer:
         return State(self.lora0, self.tx.init(self.lora0))
 
     def generate(self, lora, prompts: Sequence[str], rng, temperature: float):
+        """Sample with the KV cache (`kv_cache.generate`, the same output as the uncached
+        `sampling.generate`)."""
         tokens, mask = sampling.encode_prompts(
             self.fmt, prompts, self.gp.max_prompt_len, self.pad_id
         )
-        comp, comp_mask = sampling.generate(
+        comp, comp_mask = kv_cache.generate(
             self.graphdef,
             (lora, self.rest),
             jnp.asarray(tokens),
