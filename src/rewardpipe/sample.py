@@ -58,6 +58,7 @@ def sample_split(
     if not flat:
         return []
     tokens, mask = encode_prompts(fmt, flat, width, pad)
+    stops = tuple(sorted({eos, *model.eos_ids}))  # the tokenizer's EOS and generation_config's
     B = sp.batch_size
     out: list[tuple[str, bool]] = []
     batches = range(math.ceil(len(flat) / B))
@@ -65,10 +66,10 @@ def sample_split(
         rows_i = np.arange(i * B, (i + 1) * B) % len(flat)  # wrap: a full last batch
         comp, keep = policy_lm.generate(
             model, tokens[rows_i], mask[rows_i], sp.max_new_tokens, sp.temperature, sp.top_p,
-            jax.random.fold_in(rng, i), eos_ids=(eos,), pad_id=pad, use_cache=sp.kv_cache,
+            jax.random.fold_in(rng, i), eos_ids=stops, pad_id=pad, use_cache=sp.kv_cache,
         )  # fmt: skip
         comp, keep = np.asarray(comp), np.asarray(keep)
-        ended = (comp == eos).any(axis=1)
+        ended = (np.isin(comp, stops) & keep).any(axis=1)
         texts = decode(fmt, comp, keep, eos)
         out += list(zip(texts, ended.tolist(), strict=True))
     out = out[: len(flat)]
