@@ -3,17 +3,20 @@ prepare -> train -> evaluate end to end on a tiny random policy (the ORM recipe 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
+from decoder_support import tiny_llama
 from pipeline_repo import dvc, make_repo, run, stage_cmd
 
 from rewardpipe.answers import extract_answer, numeric_match
 from rewardpipe.data.solution import final_answer
 from rewardpipe.data.sources import load_source
-from rewardpipe.params import load_section
-from rewardpipe.sample import candidate_rows, few_shot_text
+from rewardpipe.params import PolicyParams, PrepareParams, SampleParams, load_section
+from rewardpipe.sample import Paths, candidate_rows, few_shot_text
+from rewardpipe.sample import run as sample_run
 
 SAMPLE = {
     "n": 3,
@@ -103,3 +106,22 @@ def test_sample_prepare_train_evaluate_end_to_end(tmp_path: Path) -> None:
     assert report["n_prompts"] == len(test_rows) > 0
     unique = sum(len({c["text"] for c in r["candidates"]}) for r in test_rows)
     assert report["n_candidates"] == unique
+
+
+@pytest.mark.slow
+def test_sample_from_a_transformers_causal_lm_folder(tmp_path: Path) -> None:
+    """policy.pretrained: a LlamaForCausalLM save with a chat template (needs transformers)."""
+    folder = tiny_llama(tmp_path / "llama")
+    pp = PrepareParams(synthetic_train=20, synthetic_test=4)
+    sp = dataclasses.replace(
+        SampleParams(), **{**SAMPLE, "train_questions": 2, "test_questions": 2, "few_shot": 0}
+    )
+    paths = Paths(tmp_path / "out", tmp_path / "m.json", tmp_path / "work")
+    metrics = sample_run(pp, PolicyParams(pretrained=str(folder)), sp, paths, progress=False)
+    assert metrics["train"]["samples"] == metrics["test"]["samples"] == 6
+    assert not (tmp_path / "work").exists()  # no tiny policy was made
+    rows = [json.loads(line) for line in (tmp_path / "out" / "candidates.jsonl").open()]
+    assert (
+        sum(len(r["candidates"]) for r in rows)
+        == 12 - metrics["train"]["empty"] - metrics["test"]["empty"]
+    )
