@@ -24,7 +24,7 @@ SMALL := -S prepare.synthetic_train=400 -S prepare.synthetic_test=60 -S prepare.
 
 .PHONY: help install install-dev setup quickstart format lint lint-security test test-quick dev \
 	pre-commit prepare-gsm8k prepare-openrubrics train-small train train-full evaluate-quick \
-	evaluate grpo grpo-smoke deploy deploy-private monitor monitor-compare logs status repro clean clean-all version
+	evaluate grpo grpo-smoke sample deploy deploy-private monitor monitor-compare logs status repro clean clean-all version
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -97,6 +97,9 @@ grpo-smoke: ## GRPO on a tiny random policy learning a toy reward (~30 steps, CP
 	$(BIN)/python stages/grpo.py --params pipelines/grpo/smoke.yaml --out models/grpo/policy \
 		--checkpoints models/grpo/checkpoints/smoke --metrics metrics/grpo --eval metrics/grpo/eval.json \
 		--work models/grpo/work --no-progress
+
+sample: ## the optional sample pipeline as an experiment (pipelines/sample; RUN_NAME=, ARGS="-S sample.n=...")
+	$(BIN)/dvc exp run $(if $(RUN_NAME),-n $(RUN_NAME)) $(ARGS) pipelines/sample/dvc.yaml
 
 deploy: ## push models/model to the Hub: REPO_ID=user/name
 	$(if $(REPO_ID),,$(error set REPO_ID=user/name))

@@ -33,6 +33,7 @@ def _batch(seed=0, b=3, p=7):
     return jnp.asarray(np.where(mask, tokens, 0)), jnp.asarray(mask)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "hf,temperature",
     [(LLAMA, 0.0), (LLAMA, 1.0), (GEMMA, 0.0)],
@@ -64,3 +65,13 @@ def test_cached_forward_logits_match_the_full_forward():
     np.testing.assert_allclose(
         np.asarray(step[:, 0])[rows], np.asarray(full[:, 4])[rows], atol=1e-5
     )
+
+
+def test_last_only_gives_the_last_position_logits():
+    model = random_policy(LLAMA, seed=2)
+    tokens, mask = _batch(p=6)
+    caches = kv_cache.empty_caches(model.config, tokens.shape[0], 6)
+    every, _ = kv_cache.forward(model, tokens, jnp.arange(6), caches, mask)
+    last, _ = kv_cache.forward(model, tokens, jnp.arange(6), caches, mask, last_only=True)
+    assert last.shape == (3, 1, 64)
+    np.testing.assert_allclose(last[:, 0], every[:, -1], atol=1e-6)

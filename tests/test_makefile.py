@@ -127,3 +127,10 @@ def test_grpo_targets_run_the_optional_pipeline_and_the_smoke_config():
     (smoke,) = [" ".join(line.replace("\\", " ").split()) for line in [" ".join(dry("grpo-smoke"))]]
     assert smoke.startswith(".venv/bin/python stages/grpo.py --params pipelines/grpo/smoke.yaml")
     assert "--metrics metrics/grpo" in smoke
+
+
+def test_sample_target_runs_the_optional_pipeline():
+    (line,) = dry("sample", "RUN_NAME=s", "ARGS=-S sample.n=8")
+    assert " ".join(line.split()) == (
+        ".venv/bin/dvc exp run -n s -S sample.n=8 pipelines/sample/dvc.yaml"
+    )

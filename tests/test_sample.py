@@ -1,32 +1,32 @@
-"""The sample pipeline: labels by final-answer match, and sample -> prepare -> train -> evaluate
-end to end on a tiny random policy (the ORM recipe on the policy's own samples)."""
+"""The sample pipeline: labels by final-answer match, and sample (as a DVC experiment) ->
+prepare -> train -> evaluate end to end on a tiny random policy (the ORM recipe on the policy's own samples)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import shlex
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
-from pipeline_repo import make_repo, run, stage_cmd
+from decoder_support import tiny_llama
+from pipeline_repo import dvc, make_repo, run, stage_cmd
 
 from rewardpipe.answers import extract_answer, numeric_match
 from rewardpipe.data.solution import final_answer
 from rewardpipe.data.sources import load_source
-from rewardpipe.params import load_section
-from rewardpipe.sample import candidate_rows, few_shot_text
+from rewardpipe.params import PolicyParams, PrepareParams, SampleParams, load_section
+from rewardpipe.sample import Paths, candidate_rows, few_shot_text
+from rewardpipe.sample import run as sample_run
 
 SAMPLE = {
     "n": 3,
     "temperature": 1.0,
-    "max_new_tokens": 10,
+    "max_new_tokens": 8,
     "max_prompt_len": 96,
     "batch_size": 16,
     "few_shot": 1,
-    "train_questions": 10,
-    "test_questions": 6,
+    "train_questions": 8,
+    "test_questions": 5,
     "tiny_policy": {"hidden_size": 32, "layers": 1, "heads": 2, "vocab_size": 400},
 }
 
@@ -61,9 +61,9 @@ def test_sample_prepare_train_evaluate_end_to_end(tmp_path: Path) -> None:
             "evaluate": {"candidates_path": "data/sampled/test.jsonl"},
         },
     )
-    cmd = yaml.safe_load((repo / "pipelines/sample/dvc.yaml").read_text())["stages"]["sample"]
-    out = run([sys.executable, *shlex.split(cmd["cmd"])[1:]], repo)
-    assert "sample: n=3" in out.stdout
+    dvc(repo, "exp", "run", "-n", "s1", "pipelines/sample/dvc.yaml")
+    shown = dvc(repo, "exp", "show", "--json").stdout
+    assert "pass_at_n" in shown and "s1" in shown
     metrics = json.loads((repo / "metrics/sample.json").read_text())
 
     pp = load_section(repo / "params.yaml", "prepare")
@@ -76,8 +76,8 @@ def test_sample_prepare_train_evaluate_end_to_end(tmp_path: Path) -> None:
     }  # fmt: skip
     reference = {r["question"]: r["answer"] for rows in splits.values() for r in rows}
     asked = {
-        "train": [r["question"] for r in splits["train"][1:11]],  # after the few-shot example
-        "test": [r["question"] for r in splits["test"][:6]],
+        "train": [r["question"] for r in splits["train"][1:9]],  # after the few-shot example
+        "test": [r["question"] for r in splits["test"][:5]],
     }
     rows = [json.loads(line) for line in (repo / "data/sampled/candidates.jsonl").open()]
     test_rows = [json.loads(line) for line in (repo / "data/sampled/test.jsonl").open()]
@@ -106,3 +106,22 @@ def test_sample_prepare_train_evaluate_end_to_end(tmp_path: Path) -> None:
     assert report["n_prompts"] == len(test_rows) > 0
     unique = sum(len({c["text"] for c in r["candidates"]}) for r in test_rows)
     assert report["n_candidates"] == unique
+
+
+@pytest.mark.slow
+def test_sample_from_a_transformers_causal_lm_folder(tmp_path: Path) -> None:
+    """policy.pretrained: a LlamaForCausalLM save with a chat template (needs transformers)."""
+    folder = tiny_llama(tmp_path / "llama")
+    pp = PrepareParams(synthetic_train=20, synthetic_test=4)
+    sp = dataclasses.replace(
+        SampleParams(), **{**SAMPLE, "train_questions": 2, "test_questions": 2, "few_shot": 0}
+    )
+    paths = Paths(tmp_path / "out", tmp_path / "m.json", tmp_path / "work")
+    metrics = sample_run(pp, PolicyParams(pretrained=str(folder)), sp, paths, progress=False)
+    assert metrics["train"]["samples"] == metrics["test"]["samples"] == 6
+    assert not (tmp_path / "work").exists()  # no tiny policy was made
+    rows = [json.loads(line) for line in (tmp_path / "out" / "candidates.jsonl").open()]
+    assert (
+        sum(len(r["candidates"]) for r in rows)
+        == 12 - metrics["train"]["empty"] - metrics["test"]["empty"]
+    )

@@ -45,20 +45,20 @@ def sample_split(
     sp: SampleParams,
     *,
     prefix: str,
+    width: int,
     pad: int,
     eos: int,
     rng: jax.Array,
     progress: bool = False,
 ) -> list[list[tuple[str, bool]]]:
     """Per question, `sp.n` (text, ended with EOS) completions; batches of `sp.batch_size`
-    sequences (the last one padded, so one jit shape), prompts left-padded to one width."""
+    sequences (the last one padded) of prompts left-padded to `width`: one jit shape."""
     prompts = [prompt_text(fmt, prefix + row["question"], sp.instruction) for row in rows]
     flat = [p for p in prompts for _ in range(sp.n)]
     if not flat:
         return []
-    tokens, mask = encode_prompts(fmt, flat, sp.max_prompt_len, pad)
-    width = int(mask.sum(axis=1).max())
-    tokens, mask = tokens[:, -width:], mask[:, -width:]
+    tokens, mask = encode_prompts(fmt, flat, width, pad)
+    stops = tuple(sorted({eos, *model.eos_ids}))  # the tokenizer's EOS and generation_config's
     B = sp.batch_size
     out: list[tuple[str, bool]] = []
     batches = range(math.ceil(len(flat) / B))
@@ -66,10 +66,10 @@ def sample_split(
         rows_i = np.arange(i * B, (i + 1) * B) % len(flat)  # wrap: a full last batch
         comp, keep = policy_lm.generate(
             model, tokens[rows_i], mask[rows_i], sp.max_new_tokens, sp.temperature, sp.top_p,
-            jax.random.fold_in(rng, i), eos_ids=(eos,), pad_id=pad, use_cache=sp.kv_cache,
+            jax.random.fold_in(rng, i), eos_ids=stops, pad_id=pad, use_cache=sp.kv_cache,
         )  # fmt: skip
         comp, keep = np.asarray(comp), np.asarray(keep)
-        ended = (comp == eos).any(axis=1)
+        ended = (np.isin(comp, stops) & keep).any(axis=1)
         texts = decode(fmt, comp, keep, eos)
         out += list(zip(texts, ended.tolist(), strict=True))
     out = out[: len(flat)]
@@ -152,11 +152,19 @@ def run(
         "train": splits["train"][sp.few_shot :][: sp.train_questions],
         "test": splits["test"][: sp.test_questions],
     }
+    prefix = few_shot_text(examples)
+    prompts = [
+        prompt_text(fmt, prefix + row["question"], sp.instruction)
+        for rows in chosen.values()
+        for row in rows
+    ]
+    # One prompt width for both splits (one compilation): the longest prompt, at most the limit.
+    width = int(encode_prompts(fmt, prompts, sp.max_prompt_len, pad)[1].sum(axis=1).max())
     key = jax.random.key(sp.seed)
     all_rows, stats = [], {}
     for i, (name, rows) in enumerate(chosen.items()):
         samples = sample_split(
-            model, fmt, rows, sp, prefix=few_shot_text(examples), pad=pad, eos=eos,
+            model, fmt, rows, sp, prefix=prefix, width=width, pad=pad, eos=eos,
             rng=jax.random.fold_in(key, i), progress=progress,
         )  # fmt: skip
         out_rows, stats[name] = candidate_rows(rows, samples, name)

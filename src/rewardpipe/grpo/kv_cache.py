@@ -76,8 +76,11 @@ def forward(
     pos: jax.Array,
     caches: tuple[Cache, ...],
     key_mask: jax.Array,
+    *,
+    last_only: bool = False,
 ) -> tuple[jax.Array, tuple[Cache, ...]]:
-    """Logits float32[B,T,V] of `tokens` [B,T] at positions `pos`, and the updated caches."""
+    """Logits float32[B,T,V] of `tokens` [B,T] at positions `pos` (`last_only`: of the last
+    position only, [B,1,V]; a prefill need not hold [B,P,V] logits), and the updated caches."""
     dec, cfg = model.decoder, model.config
     x = dec.embed_tokens(tokens)
     if cfg.gemma:
@@ -94,7 +97,7 @@ def forward(
         )
         x, cache = _block(block, x, attend)
         new.append(cache)
-    h = dec.norm(x).astype(jnp.float32)
+    h = dec.norm(x[:, -1:] if last_only else x).astype(jnp.float32)
     w = dec.embed_tokens.embedding[...] if model.lm_head is None else model.lm_head[...]
     return jnp.einsum("btd,vd->btv", h, w.astype(jnp.float32)), tuple(new)
 
@@ -127,7 +130,7 @@ def generate(
     b, p = tokens.shape
     key_mask = jnp.concatenate([mask, jnp.zeros((b, max_new_tokens), bool)], axis=1)
     caches = empty_caches(model.config, b, p + max_new_tokens)
-    logits, caches = forward(model, tokens, jnp.arange(p), caches, key_mask)
+    logits, caches = forward(model, tokens, jnp.arange(p), caches, key_mask, last_only=True)
 
     def body(i, carry):
         caches, logits, key_mask, out, done, comp_mask, key = carry
