@@ -1,6 +1,6 @@
 """Sampling throughput of a small random decoder policy: generated tokens per second with and
-without the KV cache, for the sample stage's sampler (`rewardpipe.policy.generate`) and for the
-GRPO trainer's (`grpo.sampling.generate`, full recompute, vs `grpo.kv_cache.generate`).
+without the KV cache, for `rewardpipe.policy.generate` (the one sampler: the sample stage's and
+the GRPO trainer's; `use_cache=False` recomputes the whole sequence per token).
 
     .venv/bin/python benchmarks/sample_throughput.py [--batch 16 --prompt 64 --new 64 --hidden 128]
 
@@ -17,11 +17,8 @@ import time
 
 import jax
 import numpy as np
-from flax import nnx
 
 from rewardpipe import policy as policy_lm
-from rewardpipe.grpo import kv_cache, sampling
-from rewardpipe.grpo.policy_model import random_policy
 
 
 def hf_config(args: argparse.Namespace) -> dict:
@@ -77,24 +74,13 @@ def main() -> None:
             ),
             args.repeats,
         )
-        results[f"sample_stage_{'cached' if cache else 'uncached'}"] = n_tokens / seconds
-
-    graphdef, state = nnx.split(random_policy(hf))
-    kw = dict(max_new_tokens=args.new, temperature=1.0, top_p=1.0, eos_id=-1)
-    for name, fn in (("grpo_cached", kv_cache.generate), ("grpo_uncached", sampling.generate)):
-        seconds = timed(lambda f=fn: f(graphdef, (state,), tokens, mask, key, **kw), args.repeats)
-        results[name] = n_tokens / seconds
+        results["cached" if cache else "uncached"] = n_tokens / seconds
 
     out = {
         "device": jax.devices()[0].platform,
         "config": vars(args),
         "tokens_per_s": {k: round(v, 1) for k, v in results.items()},
-        "speedup": {
-            "sample_stage": round(
-                results["sample_stage_cached"] / results["sample_stage_uncached"], 2
-            ),
-            "grpo": round(results["grpo_cached"] / results["grpo_uncached"], 2),
-        },
+        "speedup": round(results["cached"] / results["uncached"], 2),
     }
     print(json.dumps(out, indent=2))
 

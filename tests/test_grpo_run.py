@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from pipeline_repo import dvc, make_repo
 
-from rewardpipe.grpo import policy_model
+from rewardpipe import policy as policy_lm
 from rewardpipe.grpo.run import Paths, run
 from rewardpipe.params import load_section
 
@@ -56,12 +56,12 @@ def test_smoke_config_learns_the_toy_reward_and_exports_a_transformers_model(tmp
     torch = pytest.importorskip("torch", reason="needs PyTorch")
     transformers = pytest.importorskip("transformers", reason="needs transformers")
     hf = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "policy").eval()
-    ours = policy_model.load_policy(tmp_path / "policy")
+    ours = policy_lm.load_policy(tmp_path / "policy")
     tokens = np.random.default_rng(0).integers(0, ours.config.vocab_size, (2, 9)).astype(np.int32)
     with torch.no_grad():
         theirs = hf(torch.tensor(tokens, dtype=torch.long)).logits.numpy()
     np.testing.assert_allclose(
-        np.asarray(ours(tokens, np.ones_like(tokens, bool))), theirs, atol=1e-4
+        np.asarray(policy_lm.logits(ours, tokens, np.ones_like(tokens, bool))), theirs, atol=1e-4
     )
     # ...and the exported weights are the trained ones, not the base.
     assert out["result"].step == 30 and jax.tree.leaves(out["result"].lora)

@@ -42,6 +42,7 @@ class PolicyLM(nnx.Module):
         tied: bool,
         eos_ids: tuple[int, ...] = (),
         final_softcap: float | None = None,
+        head_std: float = 0.02,
         rngs: nnx.Rngs,
     ):
         cfg = backbone.config
@@ -54,7 +55,7 @@ class PolicyLM(nnx.Module):
                 cfg.hidden_size,
                 cfg.vocab_size,
                 use_bias=False,
-                kernel_init=nnx.initializers.normal(0.02),
+                kernel_init=nnx.initializers.normal(head_std),
                 rngs=rngs,
             )
         )
@@ -385,10 +386,17 @@ def policy_state_dict(model: PolicyLM) -> dict[str, np.ndarray]:
 
 
 def random_policy(hf: dict[str, Any], seed: int = 0, **overrides: Any) -> PolicyLM:
-    """A randomly initialised policy for a Hugging Face config.json dict (tests, smoke runs)."""
+    """A randomly initialised policy for a Hugging Face config.json dict (tests, smoke runs); an
+    untied LM head's init std is the config's `initializer_range` (default 0.02)."""
     config = DecoderConfig.from_hf(hf, **overrides)
     tied = bool(hf.get("tie_word_embeddings", _TIED_DEFAULT[config.model_type]))
     eos = hf.get("eos_token_id")
     eos_ids = () if eos is None else tuple(eos) if isinstance(eos, list) else (int(eos),)
     rngs = nnx.Rngs(seed)
-    return PolicyLM(DecoderRewardModel(config, rngs=rngs), tied=tied, eos_ids=eos_ids, rngs=rngs)
+    return PolicyLM(
+        DecoderRewardModel(config, rngs=rngs),
+        tied=tied,
+        eos_ids=eos_ids,
+        head_std=float(hf.get("initializer_range", 0.02)),
+        rngs=rngs,
+    )

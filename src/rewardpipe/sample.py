@@ -19,11 +19,10 @@ from rewardpipe.chat_format import PromptFormat
 from rewardpipe.data.candidates import label_of, reference_answer
 from rewardpipe.data.sources import load_source
 from rewardpipe.errors import UserError
-from rewardpipe.grpo.run import tiny_policy_folder
-from rewardpipe.grpo.sampling import decode, encode_prompts, prompt_text
 from rewardpipe.io import write_json, write_jsonl
 from rewardpipe.model.decoder_weights import read_hf_json
 from rewardpipe.params import PolicyParams, PrepareParams, SampleParams
+from rewardpipe.policy_text import decode, encode_prompts, prompt_text, tiny_policy_folder
 
 
 @dataclass
@@ -120,7 +119,8 @@ def load_policy(policy: PolicyParams, sp: SampleParams, texts: list[str], work: 
         hf = read_hf_json(folder / "config.json")
         model = policy_lm.load_policy(folder, compute_dtype=sp.precision)
     else:
-        folder, hf = tiny_policy_folder(work, texts, sp)
+        positions = sp.max_prompt_len + sp.max_new_tokens
+        folder, hf = tiny_policy_folder(work, texts, sp.tiny_policy, positions)
         model = policy_lm.random_policy(hf, sp.seed, compute_dtype=sp.precision)
     return model, PromptFormat.from_folder(folder), hf
 

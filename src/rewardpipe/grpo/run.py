@@ -3,7 +3,6 @@ folder or a tiny random one), the reward mix, training, before/after accuracy an
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,21 +10,23 @@ from typing import Any
 import jax
 from dvclive import Live
 
+from rewardpipe import policy as policy_lm
 from rewardpipe import pretrained
 from rewardpipe.chat_format import PromptFormat
 from rewardpipe.data.solution import final_answer
 from rewardpipe.data.sources import load_source
-from rewardpipe.data.tokenizer import PAD, SEP, train_bpe
 from rewardpipe.errors import UserError
-from rewardpipe.grpo import policy_model, reward_mix, sampling
+from rewardpipe.grpo import reward_mix
+from rewardpipe.grpo.export import export_policy
 from rewardpipe.grpo.trainer import Questions, Trainer, merged_policy, reward_means, train
 from rewardpipe.io import read_json, write_json
 from rewardpipe.model.decoder_weights import read_hf_json
 from rewardpipe.params import GrpoParams, PolicyParams, PrepareParams, to_dict
+from rewardpipe.policy_text import prompt_text, tiny_policy_folder
 from rewardpipe.training import curves
 from rewardpipe.training.checkpoints import Checkpoints, config_hash, run_dir
 
-FORMAT = 1
+FORMAT = 2  # 2: the LoRA tree of rewardpipe.policy.PolicyLM
 NOT_IN_IDENTITY = ("log_every", "eval_every", "checkpoint_every", "keep_checkpoints",
                    "eval_questions", "eval_batch")  # fmt: skip
 
@@ -49,37 +50,8 @@ def questions(rows: list[dict[str, Any]], fmt: PromptFormat, instruction: str) -
             )
         qs.append(str(row["question"]))
         answers.append(ref)
-    prompts = [sampling.prompt_text(fmt, q, instruction) for q in qs]
+    prompts = [prompt_text(fmt, q, instruction) for q in qs]
     return Questions(prompts, qs, answers)
-
-
-def tiny_policy_folder(folder: Path, texts: list[str], gp: GrpoParams) -> tuple[Path, dict]:
-    """A tokenizer trained on `texts` and a random Llama config (the policy is made from it)."""
-    size = gp.tiny_policy
-    tokenizer = train_bpe(texts, size["vocab_size"])
-    folder.mkdir(parents=True, exist_ok=True)
-    tokenizer.save(str(folder / "tokenizer.json"))
-    (folder / "tokenizer_config.json").write_text(
-        json.dumps({"eos_token": SEP, "pad_token": PAD}), encoding="utf-8"
-    )
-    hf = {
-        "model_type": "llama",
-        "vocab_size": tokenizer.get_vocab_size(),
-        "hidden_size": size["hidden_size"],
-        "intermediate_size": 4 * size["hidden_size"],
-        "num_hidden_layers": size["layers"],
-        "num_attention_heads": size["heads"],
-        "num_key_value_heads": size["heads"],
-        "rope_theta": 10000.0,
-        "max_position_embeddings": gp.max_prompt_len + gp.max_new_tokens,
-        "pad_token_id": tokenizer.token_to_id(PAD),
-        "eos_token_id": tokenizer.token_to_id(SEP),
-        "bos_token_id": tokenizer.token_to_id(SEP),
-        "tie_word_embeddings": False,
-        "rms_norm_eps": 1e-6,
-    }
-    (folder / "config.json").write_text(json.dumps(hf, indent=2), encoding="utf-8")
-    return folder, hf
 
 
 def run(
@@ -106,11 +78,12 @@ def run(
     if policy.pretrained:
         folder = pretrained.resolve(policy.pretrained, policy.revision)
         hf = read_hf_json(folder / "config.json")
-        model = policy_model.load_policy(folder, **lora)
+        model = policy_lm.load_policy(folder, seed=gp.seed, **lora)
     else:
         texts = [f"{r['question']}\n\n{r['answer']}" for r in splits["train"]]
-        folder, hf = tiny_policy_folder(paths.work, texts, gp)
-        model = policy_model.random_policy(hf, gp.seed, **lora)
+        positions = gp.max_prompt_len + gp.max_new_tokens
+        folder, hf = tiny_policy_folder(paths.work, texts, gp.tiny_policy, positions)
+        model = policy_lm.random_policy(hf, gp.seed, **lora)
     fmt = PromptFormat.from_folder(folder)
     eos = fmt.tokenizer.token_to_id(fmt.eos_token) if fmt.eos_token else None
     if eos is None:
@@ -166,5 +139,5 @@ def run(
     summary.update(reward_means(result.history), steps=result.step, run=config_hash(identity))
     write_json(summary_path, summary)
     write_json(paths.eval, {"before": before, "after": after, "questions": len(test.prompts)})
-    policy_model.export_policy(merged_policy(trainer, result.lora), hf, paths.out, folder)
+    export_policy(merged_policy(trainer, result.lora), hf, paths.out, folder)
     return {"summary": summary, "before": before, "after": after, "result": result}

@@ -18,14 +18,15 @@ import optax
 from flax import nnx
 from tqdm.auto import tqdm
 
+from rewardpipe import policy as policy_lm
 from rewardpipe.chat_format import PromptFormat
 from rewardpipe.errors import UserError
-from rewardpipe.grpo import kv_cache, sampling
 from rewardpipe.grpo.advantages import group_advantages
 from rewardpipe.grpo.evaluate import accuracy
 from rewardpipe.grpo.loss import grpo_loss
 from rewardpipe.grpo.reward_mix import RewardMix
 from rewardpipe.params import GrpoParams
+from rewardpipe.policy_text import decode, encode_prompts
 from rewardpipe.training import curves
 from rewardpipe.training.checkpoints import Checkpoints
 from rewardpipe.training.optim import schedule
@@ -65,8 +66,9 @@ class Result:
 
 
 def _logp(graphdef, lora, rest, tokens, mask, prompt_len: int):
-    logits = nnx.merge(graphdef, lora, rest)(tokens, mask)
-    return sampling.completion_logprobs(logits, tokens, prompt_len)
+    """log π of the completion tokens (columns >= prompt_len): float32[B, T - prompt_len]."""
+    model = nnx.merge(graphdef, lora, rest)
+    return policy_lm.token_logprobs(model, tokens, mask)[:, prompt_len:]
 
 
 @functools.partial(jax.jit, static_argnames=("graphdef", "prompt_len"))
@@ -89,11 +91,18 @@ def update(state: State, rest, tokens, mask, comp_mask, old_logp, ref_logp, adv,
 
 
 class Trainer:
-    """Holds the split policy (graphdef, LoRA params, the rest) and its prompt format."""
+    """Holds the split policy (graphdef, LoRA params, the rest) and its prompt format; sampling
+    stops at `eos_id` (the tokenizer's) or any of the policy's own `eos_ids`."""
 
     def __init__(
-        self, policy: nnx.Module, fmt: PromptFormat, pad_id: int, eos_id: int, gp: GrpoParams
+        self,
+        policy: policy_lm.PolicyLM,
+        fmt: PromptFormat,
+        pad_id: int,
+        eos_id: int,
+        gp: GrpoParams,
     ):
+        self.stops = tuple(sorted({eos_id, *policy.eos_ids}))
         self.graphdef, lora, self.rest = nnx.split(policy, nnx.LoRAParam, ...)
         self.lora0 = nnx.as_pure(lora)
         self.rest = nnx.as_pure(self.rest)
@@ -111,28 +120,26 @@ class Trainer:
         return State(self.lora0, self.tx.init(self.lora0))
 
     def generate(self, lora, prompts: Sequence[str], rng, temperature: float):
-        """Sample with the KV cache (`kv_cache.generate`, the same output as the uncached
-        `sampling.generate`)."""
-        tokens, mask = sampling.encode_prompts(
-            self.fmt, prompts, self.gp.max_prompt_len, self.pad_id
-        )
-        comp, comp_mask = kv_cache.generate(
-            self.graphdef,
-            (lora, self.rest),
-            jnp.asarray(tokens),
-            jnp.asarray(mask),
+        """Sample with the KV cache (`policy.generate`): prompts, completions and their masks."""
+        tokens, mask = encode_prompts(self.fmt, prompts, self.gp.max_prompt_len, self.pad_id)
+        comp, comp_mask = policy_lm.generate(
+            nnx.merge(self.graphdef, lora, self.rest),
+            tokens,
+            mask,
+            self.gp.max_new_tokens,
+            temperature,
+            self.gp.top_p,
             rng,
-            max_new_tokens=self.gp.max_new_tokens,
-            temperature=temperature,
-            top_p=self.gp.top_p,
-            eos_id=self.eos_id,
+            eos_ids=self.stops,
+            pad_id=self.pad_id,
+            use_cache=True,
         )
         return tokens, mask, np.asarray(comp), np.asarray(comp_mask)
 
     def complete(self, lora, prompts: Sequence[str]) -> list[str]:
         """Greedy completions (evaluation)."""
         _, _, comp, comp_mask = self.generate(lora, prompts, jax.random.key(0), 0.0)
-        return sampling.decode(self.fmt, comp, comp_mask, self.eos_id)
+        return decode(self.fmt, comp, comp_mask, self.eos_id)
 
     def evaluate(self, lora, data: Questions) -> dict[str, float]:
         return accuracy(
@@ -154,7 +161,7 @@ class Trainer:
         rng = jax.random.fold_in(jax.random.key(gp.seed), step)
         prompts = [data.prompts[i] for i in rows]
         tokens, mask, comp, comp_mask = self.generate(state.lora, prompts, rng, gp.temperature)
-        texts = sampling.decode(self.fmt, comp, comp_mask, self.eos_id)
+        texts = decode(self.fmt, comp, comp_mask, self.eos_id)
         total, parts = mix(
             [data.questions[i] for i in rows], texts, [data.answers[i] for i in rows]
         )
@@ -244,7 +251,7 @@ def train(
     return Result(state.lora, step, resumed_from, history, val, time.perf_counter() - start)
 
 
-def merged_policy(trainer: Trainer, lora) -> nnx.Module:
+def merged_policy(trainer: Trainer, lora) -> policy_lm.PolicyLM:
     """The policy module with trained LoRA adapters (for export: weights merged there)."""
     return nnx.merge(trainer.graphdef, lora, trainer.rest)
 
