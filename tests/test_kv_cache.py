@@ -51,6 +51,7 @@ def test_cached_and_uncached_sampling_give_the_same_completions(hf, temperature)
     assert np.asarray(full[1]).any()
 
 
+@pytest.mark.slow
 def test_cached_forward_logits_match_the_full_forward():
     model = random_policy(LLAMA, seed=2)
     tokens, mask = _batch(p=6)
