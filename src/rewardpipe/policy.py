@@ -191,21 +191,34 @@ def token_logprobs(model: PolicyLM, tokens: jax.Array, mask: jax.Array) -> jax.A
     return jnp.where(mask & (jnp.cumsum(mask, axis=1) > 1), out, 0.0)
 
 
-def _sample(logits: jax.Array, rng: jax.Array, temperature: jax.Array, top_p: jax.Array):
-    """Token ids [B] from logits [B,V]: greedy at temperature 0, else nucleus sampling."""
-    greedy = jnp.argmax(logits, axis=-1)
-    scaled = logits / jnp.maximum(temperature, 1e-6)
+def _sample(
+    logits: jax.Array,
+    rng: jax.Array,
+    temperature: jax.Array,
+    top_p: jax.Array,
+    *,
+    greedy: bool = False,
+    nucleus: bool = True,
+) -> jax.Array:
+    """Token ids [B] from logits [B,V]: argmax when `greedy`, else sampling at `temperature`,
+    restricted to the top-p nucleus when `nucleus` (static flags: no sort when top_p is 1)."""
+    if greedy:
+        return jnp.argmax(logits, axis=-1).astype(jnp.int32)
+    scaled = logits / temperature
+    if not nucleus:
+        return jax.random.categorical(rng, scaled, axis=-1).astype(jnp.int32)
     order = jnp.argsort(-scaled, axis=-1)
     sorted_logits = jnp.take_along_axis(scaled, order, axis=-1)
     probs = jax.nn.softmax(sorted_logits, axis=-1)
     before = jnp.cumsum(probs, axis=-1) - probs  # mass strictly above each token
     keep = before < top_p  # the top token always stays
     choice = jax.random.categorical(rng, jnp.where(keep, sorted_logits, -jnp.inf), axis=-1)
-    sampled = jnp.take_along_axis(order, choice[:, None], axis=-1)[:, 0]
-    return jnp.where(temperature > 0, sampled, greedy).astype(jnp.int32)
+    return jnp.take_along_axis(order, choice[:, None], axis=-1)[:, 0].astype(jnp.int32)
 
 
-@functools.partial(nnx.jit, static_argnames=("max_new_tokens", "use_cache", "pad_id"))
+@functools.partial(
+    nnx.jit, static_argnames=("max_new_tokens", "use_cache", "pad_id", "greedy", "nucleus")
+)
 def _generate(
     model: PolicyLM,
     prompt: jax.Array,
@@ -218,6 +231,8 @@ def _generate(
     max_new_tokens: int,
     use_cache: bool,
     pad_id: int,
+    greedy: bool,
+    nucleus: bool,
 ) -> tuple[jax.Array, jax.Array]:
     B, P = prompt.shape
     N = max_new_tokens
@@ -254,7 +269,7 @@ def _generate(
             full = forward(model, buf, slot_pos, key_valid=slot_valid)[0]
             last = jax.lax.dynamic_index_in_dim(full, P - 1 + t, axis=1, keepdims=False)
         rng, key = jax.random.split(rng)
-        tok = _sample(last, key, temperature, top_p)
+        tok = _sample(last, key, temperature, top_p, greedy=greedy, nucleus=nucleus)
         tok = jnp.where(done, pad_id, tok).astype(prompt.dtype)
         live = ~done
         done = done | jnp.isin(tok, eos)
@@ -316,6 +331,8 @@ def generate(
         max_new_tokens=int(max_new_tokens),
         use_cache=use_cache,
         pad_id=int(pad_id),
+        greedy=temperature == 0,
+        nucleus=top_p < 1,
     )
 
 

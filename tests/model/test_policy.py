@@ -139,11 +139,15 @@ def test_sampling_seed_temperature_top_p_and_eos(policies: dict[str, tuple[Any, 
 
 def test_top_p_keeps_the_nucleus() -> None:
     probs = jnp.log(jnp.asarray([[0.5, 0.3, 0.15, 0.05]] * 4000))
-    drawn = np.asarray(_sample(probs, jax.random.key(0), jnp.float32(1.0), jnp.float32(0.7)))
+    drawn = np.asarray(
+        _sample(probs, jax.random.key(0), jnp.float32(1.0), jnp.float32(0.7), nucleus=True)
+    )
     counts = np.bincount(drawn, minlength=4)
     assert counts[2] == counts[3] == 0 and counts[1] > 0.3 * 4000 * 0.3  # renormalised 0.5:0.3
     assert abs(counts[0] / 4000 - 0.5 / 0.8) < 0.03
-    everything = np.asarray(_sample(probs, jax.random.key(1), jnp.float32(1.0), jnp.float32(1.0)))
+    everything = np.asarray(
+        _sample(probs, jax.random.key(1), jnp.float32(1.0), jnp.float32(1.0), nucleus=False)
+    )
     assert (np.bincount(everything, minlength=4) > 0).all()
 
 
