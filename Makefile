@@ -24,7 +24,7 @@ SMALL := -S prepare.synthetic_train=400 -S prepare.synthetic_test=60 -S prepare.
 
 .PHONY: help install install-dev setup quickstart format lint lint-security test test-quick dev \
 	pre-commit prepare-gsm8k prepare-openrubrics train-small train train-full evaluate-quick \
-	evaluate deploy deploy-private monitor monitor-compare logs status repro clean clean-all version
+	evaluate grpo grpo-smoke sample deploy deploy-private monitor monitor-compare logs status repro clean clean-all version
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -90,6 +90,17 @@ evaluate-quick: ## 50 test prompts, outside the pipeline -> results/eval-quick.j
 evaluate: ## the evaluate stage as an experiment (dvc exp run evaluate)
 	$(CLI) evaluate $(NAME_OPT) $(ARGS)
 
+grpo: ## the optional GRPO pipeline as an experiment (pipelines/grpo; RUN_NAME=, ARGS="-S grpo.steps=...")
+	$(BIN)/dvc exp run $(if $(RUN_NAME),-n $(RUN_NAME)) $(ARGS) pipelines/grpo/dvc.yaml
+
+grpo-smoke: ## GRPO on a tiny random policy learning a toy reward (~30 steps, CPU) -> metrics/grpo
+	$(BIN)/python stages/grpo.py --params pipelines/grpo/smoke.yaml --out models/grpo/policy \
+		--checkpoints models/grpo/checkpoints/smoke --metrics metrics/grpo --eval metrics/grpo/eval.json \
+		--work models/grpo/work --no-progress
+
+sample: ## the optional sample pipeline as an experiment (pipelines/sample; RUN_NAME=, ARGS="-S sample.n=...")
+	$(BIN)/dvc exp run $(if $(RUN_NAME),-n $(RUN_NAME)) $(ARGS) pipelines/sample/dvc.yaml
+
 deploy: ## push models/model to the Hub: REPO_ID=user/name
 	$(if $(REPO_ID),,$(error set REPO_ID=user/name))
 	$(ONLINE) $(CLI) deploy --checkpoint models/model --repo-id $(REPO_ID) $(ARGS)
@@ -114,7 +125,8 @@ status: ## pipeline status and the experiments table
 	$(BIN)/dvc exp show --no-pager --only-changed
 
 clean: ## remove pipeline outputs (keeps checkpoints)
-	rm -rf data/prepared models/model models/export metrics/train metrics/eval metrics/eval.json metrics/headline.json metrics/publish.json results cml
+	rm -rf data/prepared models/model models/export metrics/train metrics/eval metrics/eval.json metrics/headline.json metrics/publish.json results cml \
+		models/grpo/policy models/grpo/work metrics/grpo
 
 clean-all: clean ## also remove checkpoints, caches and the venv
 	rm -rf models $(VENV) .pytest_cache .ruff_cache

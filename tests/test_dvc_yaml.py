@@ -112,3 +112,18 @@ def test_closure_follows_lazy_imports_and_parent_packages(tmp_path):
     files = {p.relative_to(SRC).as_posix() for p in closure(script)}
     assert {"rewardpipe/__init__.py", "rewardpipe/training/__init__.py"} <= files
     assert "rewardpipe/training/loop.py" in files and "rewardpipe/errors.py" in files
+
+
+PIPELINES = sorted((REPO / "pipelines").glob("*/dvc.yaml"))
+
+
+@pytest.mark.parametrize("path", PIPELINES, ids=lambda p: p.parent.name)
+def test_optional_pipelines_deps_are_exactly_the_modules_their_stages_import(path):
+    for name, stage in yaml.safe_load(path.read_text(encoding="utf-8"))["stages"].items():
+        assert stage.get("wdir") == "../..", f"{path}: {name}: paths are from the repository root"
+        expected = {p.relative_to(REPO).as_posix() for p in closure(REPO / "stages" / f"{name}.py")}
+        listed = {d for d in _deps(stage) if d.startswith("src/")}
+        assert expected - listed == set(), f"{name}: imported but not a dep"
+        assert listed - expected == set(), f"{name}: a dep it does not import"
+        words = shlex.split(stage["cmd"])
+        assert words[:4] == ["python", f"stages/{name}.py", "--params", "params.yaml"]

@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 TARGETS = [
     "install", "install-dev", "setup", "quickstart", "format", "lint", "lint-security", "test",
     "test-quick", "dev", "pre-commit", "prepare-gsm8k", "prepare-openrubrics", "train-small",
-    "train", "train-full", "evaluate-quick", "evaluate", "deploy", "deploy-private", "monitor",
+    "train", "train-full", "evaluate-quick", "evaluate", "grpo", "grpo-smoke", "deploy", "deploy-private", "monitor",
     "monitor-compare", "logs", "status", "clean", "clean-all", "version", "help",
 ]  # fmt: skip
 
@@ -118,4 +118,19 @@ def test_version_prints_the_versions():
         lines[0].startswith("rewardpipe ")
         and lines[1].startswith("dvc 3.")
         and lines[2].startswith("Python 3.11")
+    )
+
+
+def test_grpo_targets_run_the_optional_pipeline_and_the_smoke_config():
+    (line,) = dry("grpo", "RUN_NAME=g")
+    assert " ".join(line.split()) == ".venv/bin/dvc exp run -n g pipelines/grpo/dvc.yaml"
+    (smoke,) = [" ".join(line.replace("\\", " ").split()) for line in [" ".join(dry("grpo-smoke"))]]
+    assert smoke.startswith(".venv/bin/python stages/grpo.py --params pipelines/grpo/smoke.yaml")
+    assert "--metrics metrics/grpo" in smoke
+
+
+def test_sample_target_runs_the_optional_pipeline():
+    (line,) = dry("sample", "RUN_NAME=s", "ARGS=-S sample.n=8")
+    assert " ".join(line.split()) == (
+        ".venv/bin/dvc exp run -n s -S sample.n=8 pipelines/sample/dvc.yaml"
     )

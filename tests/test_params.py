@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -10,10 +11,13 @@ import yaml
 from rewardpipe.errors import UserError
 from rewardpipe.params import (
     EvaluateParams,
+    GrpoParams,
     ModelParams,
     Params,
+    PolicyParams,
     PrepareParams,
     PublishParams,
+    SampleParams,
     TrainParams,
     load_params,
     load_section,
@@ -40,6 +44,9 @@ def test_every_section_loads_from_the_repo_params_yaml():
         "train": TrainParams,
         "evaluate": EvaluateParams,
         "publish": PublishParams,
+        "policy": PolicyParams,
+        "grpo": GrpoParams,
+        "sample": SampleParams,
     }
     assert set(raw) == set(expected)
     for name, cls in expected.items():
@@ -234,3 +241,36 @@ def test_decoder_backbone_needs_a_hugging_face_folder(tmp_path):
 def test_lora_targets_are_known_distinct_modules(targets):
     with pytest.raises(UserError, match=r"model\.lora_targets: expected a non-empty list"):
         section_from_dict("model", {"lora_targets": targets})
+
+
+def test_grpo_params_say_what_is_wrong():
+    from rewardpipe.errors import UserError
+
+    with pytest.raises(UserError, match=re.escape("grpo.num_generations: expected >= 2")):
+        section_from_dict("grpo", {"num_generations": 1})
+    with pytest.raises(UserError, match=re.escape("grpo.reward_weights: expected keys from")):
+        section_from_dict("grpo", {"reward_weights": {"bogus": 1.0}})
+    with pytest.raises(
+        UserError, match=re.escape("grpo.reward_model: expected a reward model folder")
+    ):
+        section_from_dict("grpo", {"reward_weights": {"reward_model": 1.0}})
+    with pytest.raises(UserError, match=re.escape("policy.revision")):
+        section_from_dict("policy", {"pretrained": "/tmp", "revision": "main"})
+    assert section_from_dict("grpo", {"reward_weights": {"digits": 1}}).reward_weights == {
+        "digits": 1.0
+    }
+
+
+def test_sample_params_say_what_is_wrong():
+    with pytest.raises(UserError, match=re.escape("sample.n: expected an integer >= 1, got 0")):
+        section_from_dict("sample", {"n": 0})
+    with pytest.raises(UserError, match=re.escape("sample.top_p: expected in (0, 1]")):
+        section_from_dict("sample", {"top_p": 0})
+    with pytest.raises(UserError, match=re.escape("sample.few_shot: expected an integer >= 0")):
+        section_from_dict("sample", {"few_shot": -1})
+    with pytest.raises(UserError, match=re.escape("sample.test_questions: expected null or")):
+        section_from_dict("sample", {"test_questions": -2})
+    with pytest.raises(UserError, match=re.escape("sample.tiny_policy.layers: expected")):
+        section_from_dict("sample", {"tiny_policy": {"hidden_size": 8}})
+    sp = section_from_dict("sample", {"temperature": 0, "train_questions": None})
+    assert sp.temperature == 0.0 and sp.train_questions is None

@@ -263,3 +263,24 @@ def test_the_small_config_is_a_valid_set_of_params(tmp_path):
     path.write_text(yaml.safe_dump(params))
     loaded = load_params(path)  # unknown keys or bad values raise
     assert loaded.train.steps < load_params(REPO / "params.yaml").train.steps
+
+
+def test_accelerator_workflow_has_a_grpo_job_running_the_optional_pipeline():
+    wf = load("train-accelerator.yml")
+    assert "grpo" in wf["on"]["workflow_dispatch"]["inputs"]["pipeline"]["options"]
+    job = wf["jobs"]["grpo"]
+    assert job["if"] == "inputs.pipeline == 'grpo'" and wf["jobs"]["train"]["if"]
+    steps = "\n".join(s.get("run", "") for s in job["steps"])
+    assert 'dvc exp run -n "$EXP_NAME" "${extra[@]}" pipelines/grpo/dvc.yaml' in steps
+    assert "policy.pretrained=$PRETRAINED" in steps and "dvc exp push" in steps
+
+
+def test_accelerator_workflow_has_a_sample_job_running_the_optional_pipeline():
+    wf = load("train-accelerator.yml")
+    assert "sample" in wf["on"]["workflow_dispatch"]["inputs"]["pipeline"]["options"]
+    job = wf["jobs"]["sample"]
+    assert job["if"] == "inputs.pipeline == 'sample'"
+    steps = "\n".join(s.get("run", "") for s in job["steps"])
+    assert 'dvc exp run -n "$EXP_NAME" "${extra[@]}" pipelines/sample/dvc.yaml' in steps
+    assert "policy.pretrained=$PRETRAINED" in steps and "dvc exp push" in steps
+    assert (REPO / "pipelines" / "sample" / "dvc.yaml").is_file()

@@ -358,6 +358,188 @@ class PublishParams:
         )
 
 
+GRPO_REWARDS = ("format_exact", "format_approx", "answer", "numbers", "reward_model", "digits")
+ANSWER_FORMATS = ("gsm8k", "tags")
+
+
+@dataclass(frozen=True)
+class PolicyParams:
+    """The policy LM that `sample` and `grpo` start from: a Hub id or a Hugging Face CausalLM
+    folder; null: a tiny random policy with a tokenizer trained on the questions (smoke runs)."""
+
+    pretrained: str | None = None
+    revision: str | None = None
+
+    def check(self) -> None:
+        local = self.pretrained is not None and not is_hub_id(self.pretrained)
+        _check(
+            self.revision is None or (self.pretrained is not None and not local),
+            "policy",
+            "revision",
+            "null unless policy.pretrained is a Hub repo id",
+            self.revision,
+        )
+
+
+@dataclass(frozen=True)
+class GrpoParams:
+    steps: int = 200
+    lr: float = 1e-4
+    warmup_steps: int = 0
+    grad_clip: float = 1.0
+    beta: float = 0.04  # KL(π‖π_ref) coefficient
+    epsilon: float = 0.2  # ratio clip
+    num_generations: int = 4  # completions per prompt (the group)
+    num_iterations: int = 1  # optimisation passes per sampled batch (μ)
+    batch_prompts: int = 4
+    max_prompt_len: int = 256
+    max_new_tokens: int = 256
+    temperature: float = 0.9
+    top_p: float = 1.0
+    lora_rank: int = 16
+    lora_alpha: float = 32.0
+    lora_targets: list[str] = field(default_factory=lambda: list(LORA_TARGETS))
+    precision: str = "float32"
+    instruction: str = "\nSolve step by step; end with a last line '#### <answer>'."
+    answer_format: str = "gsm8k"
+    reward_weights: dict[str, float] = field(
+        default_factory=lambda: {
+            "format_exact": 1.0,
+            "format_approx": 1.0,
+            "answer": 1.0,
+            "numbers": 1.0,
+            "reward_model": 0.0,
+            "digits": 0.0,
+        }
+    )
+    reward_model: str | None = None  # a reward model folder (models/export, models/model)
+    train_questions: int | None = None  # null: every train question
+    val_questions: int = 32  # held out of train: the accuracy curve
+    eval_questions: int = 100  # test questions for eval.json (before / after)
+    eval_every: int = 50
+    eval_batch: int = 16
+    partial_tolerance: float = 0.1
+    log_every: int = 10
+    checkpoint_every: int = 50
+    keep_checkpoints: int = 2
+    tiny_policy: dict[str, int] = field(
+        default_factory=lambda: {"hidden_size": 64, "layers": 2, "heads": 4, "vocab_size": 512}
+    )  # policy.pretrained null: the random policy's size
+    seed: int = 0
+
+    def check(self) -> None:
+        s = "grpo"
+        for key in (
+            "steps", "num_generations", "num_iterations", "batch_prompts", "max_prompt_len",
+            "max_new_tokens", "lora_rank", "val_questions", "eval_questions", "eval_every",
+            "eval_batch", "log_every", "checkpoint_every", "keep_checkpoints",
+        ):  # fmt: skip
+            _check(getattr(self, key) >= 1, s, key, "an integer >= 1", getattr(self, key))
+        _check(
+            self.num_generations >= 2, s, "num_generations", ">= 2 (a group)", self.num_generations
+        )
+        _check(self.lr > 0, s, "lr", "> 0", self.lr)
+        _check(self.warmup_steps >= 0, s, "warmup_steps", ">= 0", self.warmup_steps)
+        _check(self.grad_clip > 0, s, "grad_clip", "> 0", self.grad_clip)
+        _check(self.beta >= 0, s, "beta", ">= 0", self.beta)
+        _check(0 < self.epsilon < 1, s, "epsilon", "in (0, 1)", self.epsilon)
+        _check(self.temperature >= 0, s, "temperature", ">= 0 (0: greedy)", self.temperature)
+        _check(0 < self.top_p <= 1, s, "top_p", "in (0, 1]", self.top_p)
+        _check(self.lora_alpha > 0, s, "lora_alpha", "> 0", self.lora_alpha)
+        _check(self.precision in PRECISIONS, s, "precision", " | ".join(PRECISIONS), self.precision)
+        _check(
+            self.answer_format in ANSWER_FORMATS,
+            s,
+            "answer_format",
+            " | ".join(ANSWER_FORMATS),
+            self.answer_format,
+        )
+        _check(
+            bool(self.lora_targets) and all(t in LORA_TARGETS for t in self.lora_targets),
+            s,
+            "lora_targets",
+            f"a non-empty list from {', '.join(LORA_TARGETS)}",
+            self.lora_targets,
+        )
+        unknown = sorted(set(self.reward_weights) - set(GRPO_REWARDS))
+        _check(not unknown, s, "reward_weights", f"keys from {', '.join(GRPO_REWARDS)}", unknown)
+        _check(
+            any(w != 0 for w in self.reward_weights.values()),
+            s,
+            "reward_weights",
+            "at least one non-zero weight",
+            self.reward_weights,
+        )
+        _check(
+            not self.reward_weights.get("reward_model") or bool(self.reward_model),
+            s,
+            "reward_model",
+            "a reward model folder when reward_weights.reward_model is non-zero",
+            self.reward_model,
+        )
+        _check(
+            self.train_questions is None or self.train_questions >= self.batch_prompts,
+            s,
+            "train_questions",
+            "null or >= batch_prompts",
+            self.train_questions,
+        )
+        _check(self.partial_tolerance >= 0, s, "partial_tolerance", ">= 0", self.partial_tolerance)
+        for key in ("hidden_size", "layers", "heads", "vocab_size"):
+            value = self.tiny_policy.get(key)
+            _check(
+                isinstance(value, int) and value >= 1,
+                s,
+                f"tiny_policy.{key}",
+                "an integer >= 1",
+                value,
+            )
+
+
+@dataclass(frozen=True)
+class SampleParams:
+    """pipelines/sample: `n` solutions per question from the policy (`policy` section) for the
+    first `train_questions` / `test_questions` of the prepare source's splits."""
+
+    n: int = 4  # solutions per question
+    temperature: float = 0.7  # 0: greedy
+    top_p: float = 1.0
+    max_new_tokens: int = 256
+    max_prompt_len: int = 512  # tokens; a longer prompt keeps its end
+    batch_size: int = 32  # sequences per generate call
+    seed: int = 0
+    few_shot: int = 0  # worked train examples before each question (taken out of the sampled ones)
+    instruction: str = "\nSolve step by step; end with a last line '#### <answer>'."
+    train_questions: int | None = 1000  # null: every train question
+    test_questions: int | None = 200  # null: every test question
+    kv_cache: bool = True
+    precision: str = "float32"
+    tiny_policy: dict[str, int] = field(
+        default_factory=lambda: {"hidden_size": 64, "layers": 2, "heads": 4, "vocab_size": 512}
+    )  # policy.pretrained null: the random policy's size
+
+    def check(self) -> None:
+        s = "sample"
+        for key in ("n", "max_new_tokens", "max_prompt_len", "batch_size"):
+            _check(getattr(self, key) >= 1, s, key, "an integer >= 1", getattr(self, key))
+        _check(self.temperature >= 0, s, "temperature", ">= 0 (0: greedy)", self.temperature)
+        _check(0 < self.top_p <= 1, s, "top_p", "in (0, 1]", self.top_p)
+        _check(self.few_shot >= 0, s, "few_shot", "an integer >= 0", self.few_shot)
+        for key in ("train_questions", "test_questions"):
+            value = getattr(self, key)
+            _check(value is None or value >= 0, s, key, "null or an integer >= 0", value)
+        _check(self.precision in PRECISIONS, s, "precision", " | ".join(PRECISIONS), self.precision)
+        for key in ("hidden_size", "layers", "heads", "vocab_size"):
+            value = self.tiny_policy.get(key)
+            _check(
+                isinstance(value, int) and value >= 1,
+                s,
+                f"tiny_policy.{key}",
+                "an integer >= 1",
+                value,
+            )
+
+
 @dataclass(frozen=True)
 class Params:
     prepare: PrepareParams = field(default_factory=PrepareParams)
@@ -365,6 +547,9 @@ class Params:
     train: TrainParams = field(default_factory=TrainParams)
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
     publish: PublishParams = field(default_factory=PublishParams)
+    policy: PolicyParams = field(default_factory=PolicyParams)
+    grpo: GrpoParams = field(default_factory=GrpoParams)
+    sample: SampleParams = field(default_factory=SampleParams)
 
 
 _CLASSES = {
@@ -373,6 +558,9 @@ _CLASSES = {
     "train": TrainParams,
     "evaluate": EvaluateParams,
     "publish": PublishParams,
+    "policy": PolicyParams,
+    "grpo": GrpoParams,
+    "sample": SampleParams,
 }
 
 
