@@ -110,7 +110,7 @@ def test_stage_args_come_from_dvc_yaml_with_replacements(monkeypatch):
     assert args == [
         "--params", "params.yaml", "--model", "m", "--test", "data/prepared/test.jsonl",
         "--output", "metrics/eval.json", "--headline", "metrics/headline.json",
-        "--baseline", "b.json",
+        "--steps", "data/prepared/steps", "--baseline", "b.json",
     ]  # fmt: skip
     with pytest.raises(UserError, match=r"dvc\.yaml: no stage 'nope'"):
         cli.stage_args("nope")
@@ -258,6 +258,7 @@ def test_deploy_maps_to_the_publish_stage(recorded, tmp_path):
     assert call["params"]["publish"] | {"license": None} == {
         "push": True, "repo_id": "me/rm", "private": True, "commit_message": "v1",
         "license": None, "tags": ["a", "b", "c"], "model_card": str(card), "validate_only": False,
+        "max_shard_bytes": 2_000_000_000,
     }  # fmt: skip
 
 
