@@ -45,10 +45,10 @@ repro: ## dvc repro (the pipeline)
 	$(BIN)/dvc repro
 
 test: install-dev ## set up and run every test (unit + end-to-end dvc runs)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist loadfile
 
 test-quick: ## unit tests only (skips the end-to-end dvc runs)
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -n auto --dist loadfile -m "not slow"
 
 lint: ## ruff check + format check
 	$(BIN)/ruff check src stages tests benchmarks

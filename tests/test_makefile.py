@@ -63,8 +63,8 @@ def test_status_shows_only_what_differs_between_experiments():
 
 
 def test_test_target_installs_dev_tools_then_runs_pytest():
-    assert dry("test") == ["scripts/setup.sh dev", ".venv/bin/pytest -q"]
-    assert dry("test-quick") == ['.venv/bin/pytest -q -m "not slow"']
+    assert dry("test") == ["scripts/setup.sh dev", ".venv/bin/pytest -q -n auto --dist loadfile"]
+    assert dry("test-quick") == ['.venv/bin/pytest -q -n auto --dist loadfile -m "not slow"']
 
 
 @pytest.mark.parametrize(
