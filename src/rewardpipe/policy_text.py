@@ -12,7 +12,10 @@ from typing import Any
 import numpy as np
 
 from rewardpipe.chat_format import PromptFormat, render_template
+from rewardpipe.data.sources import load_source
 from rewardpipe.data.tokenizer import PAD, SEP, train_bpe
+from rewardpipe.errors import UserError
+from rewardpipe.params import PrepareParams
 
 
 def prompt_text(fmt: PromptFormat, question: str, instruction: str = "") -> str:
@@ -90,3 +93,20 @@ def tiny_policy_folder(
     }
     (folder / "config.json").write_text(json.dumps(hf, indent=2), encoding="utf-8")
     return folder, hf
+
+
+def source_splits(pp: PrepareParams, stage: str) -> dict[str, list[dict[str, Any]]]:
+    """The prepare source's rows by split; `stage` (which needs train and test) names errors."""
+    splits = {
+        s.name: s.rows
+        for s in load_source(
+            pp.source, path=pp.path, hub_name=pp.hub_name, hub_config=pp.hub_config,
+            hub_revision=pp.hub_revision, n_train=pp.synthetic_train, n_test=pp.synthetic_test,
+            seed=pp.seed,
+        )
+    }  # fmt: skip
+    if "train" not in splits or "test" not in splits:
+        raise UserError(
+            f"{stage}: the prepare source needs train and test splits, got {sorted(splits)}"
+        )
+    return splits

@@ -17,12 +17,17 @@ from rewardpipe import policy as policy_lm
 from rewardpipe import pretrained
 from rewardpipe.chat_format import PromptFormat
 from rewardpipe.data.candidates import label_of, reference_answer
-from rewardpipe.data.sources import load_source
 from rewardpipe.errors import UserError
 from rewardpipe.io import write_json, write_jsonl
 from rewardpipe.model.decoder_weights import read_hf_json
 from rewardpipe.params import PolicyParams, PrepareParams, SampleParams
-from rewardpipe.policy_text import decode, encode_prompts, prompt_text, tiny_policy_folder
+from rewardpipe.policy_text import (
+    decode,
+    encode_prompts,
+    prompt_text,
+    source_splits,
+    tiny_policy_folder,
+)
 
 
 @dataclass
@@ -128,18 +133,7 @@ def load_policy(policy: PolicyParams, sp: SampleParams, texts: list[str], work: 
 def run(
     pp: PrepareParams, policy: PolicyParams, sp: SampleParams, paths: Paths, *, progress=True
 ) -> dict[str, Any]:
-    splits = {
-        s.name: s.rows
-        for s in load_source(
-            pp.source, path=pp.path, hub_name=pp.hub_name, hub_config=pp.hub_config,
-            hub_revision=pp.hub_revision, n_train=pp.synthetic_train, n_test=pp.synthetic_test,
-            seed=pp.seed,
-        )
-    }  # fmt: skip
-    if "train" not in splits or "test" not in splits:
-        raise UserError(
-            f"sample: the prepare source needs train and test splits, got {sorted(splits)}"
-        )
+    splits = source_splits(pp, "sample")
     texts = [f"{r['question']}\n\n{r['answer']}" for r in splits["train"]]
     model, fmt, hf = load_policy(policy, sp, texts, paths.work)
     eos = fmt.tokenizer.token_to_id(fmt.eos_token) if fmt.eos_token else None

@@ -14,7 +14,6 @@ from rewardpipe import policy as policy_lm
 from rewardpipe import pretrained
 from rewardpipe.chat_format import PromptFormat
 from rewardpipe.data.solution import final_answer
-from rewardpipe.data.sources import load_source
 from rewardpipe.errors import UserError
 from rewardpipe.grpo import reward_mix
 from rewardpipe.grpo.export import export_policy
@@ -22,7 +21,7 @@ from rewardpipe.grpo.trainer import Questions, Trainer, merged_policy, reward_me
 from rewardpipe.io import read_json, write_json
 from rewardpipe.model.decoder_weights import read_hf_json
 from rewardpipe.params import GrpoParams, PolicyParams, PrepareParams, to_dict
-from rewardpipe.policy_text import prompt_text, tiny_policy_folder
+from rewardpipe.policy_text import prompt_text, source_splits, tiny_policy_folder
 from rewardpipe.training import curves
 from rewardpipe.training.checkpoints import Checkpoints, config_hash, run_dir
 
@@ -57,18 +56,7 @@ def questions(rows: list[dict[str, Any]], fmt: PromptFormat, instruction: str) -
 def run(
     pp: PrepareParams, policy: PolicyParams, gp: GrpoParams, paths: Paths, *, progress: bool = True
 ) -> dict:
-    splits = {
-        s.name: s.rows
-        for s in load_source(
-            pp.source, path=pp.path, hub_name=pp.hub_name, hub_config=pp.hub_config,
-            hub_revision=pp.hub_revision, n_train=pp.synthetic_train, n_test=pp.synthetic_test,
-            seed=pp.seed,
-        )
-    }  # fmt: skip
-    if "train" not in splits or "test" not in splits:
-        raise UserError(
-            f"grpo: the prepare source needs train and test splits, got {sorted(splits)}"
-        )
+    splits = source_splits(pp, "grpo")
     lora = {
         "lora_rank": gp.lora_rank,
         "lora_alpha": gp.lora_alpha,
