@@ -65,6 +65,7 @@ def main() -> None:
         pad_id=pad,
         precision=train_params.precision,
         seed=train_params.seed,
+        causal=process,  # a from-scratch PRM scores each step from the text up to it
     )
     inputs = ("train.jsonl", "val.jsonl", "tokenizer.json")
     if process:
@@ -146,7 +147,9 @@ def _step_data(data: Path, step_encoder: StepEncoder, train_params, max_len: int
         ids, positions = step_encoder.encode(
             [r["prompt"] for r in rows], [r["steps"] for r in rows]
         )
-        built[split] = StepData.build(ids, positions, [r["labels"] for r in rows])
+        pair = split == "train" and train_params.process_pair_coef > 0
+        prompts = [r["prompt"] for r in rows] if pair else None
+        built[split] = StepData.build(ids, positions, [r["labels"] for r in rows], prompts=prompts)
     batcher = StepBatcher(built["train"], train_params.batch_size, max_len, pad, train_params.seed)
     return batcher, StepValData(built["val"], 64)
 

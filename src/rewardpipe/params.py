@@ -279,6 +279,7 @@ class TrainParams:
     mesh_data: int = 0
     mesh_fsdp: int = 0
     objective: str = "outcome"
+    process_pair_coef: float = 1.0
 
     def check(self) -> None:
         s = "train"
@@ -291,6 +292,7 @@ class TrainParams:
         _check(self.weight_decay >= 0, s, "weight_decay", ">= 0", self.weight_decay)
         _check(self.grad_clip > 0, s, "grad_clip", "> 0", self.grad_clip)
         _check(self.center_coef >= 0, s, "center_coef", ">= 0", self.center_coef)
+        _check(self.process_pair_coef >= 0, s, "process_pair_coef", ">= 0", self.process_pair_coef)
         _check(self.keep_checkpoints >= 1, s, "keep_checkpoints", ">= 1", self.keep_checkpoints)
         for key in ("mesh_data", "mesh_fsdp"):
             _check(

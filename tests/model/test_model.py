@@ -92,6 +92,21 @@ def test_tokens_after_last_real_token_do_not_leak(arch: str, pooling: str) -> No
     assert abs(float(model(changed, mask)[0] - model(tokens, mask)[0])) > 1e-6
 
 
+def test_causal_attention_sees_only_earlier_tokens() -> None:
+    tokens, mask = batch([8], 8)
+    later = tokens.at[0, 5].set(tokens[0, 5] % 39 + 1)  # change token 5
+    causal = build_model(dataclasses.replace(TINY, causal=True), seed=3)
+    h, h2 = causal.encode(tokens, mask), causal.encode(later, mask)
+    np.testing.assert_allclose(h[:, :5], h2[:, :5], atol=1e-6)  # positions before it: unchanged
+    assert float(jnp.abs(h[:, 5:] - h2[:, 5:]).max()) > 1e-4
+    both = build_model(TINY, seed=3)  # the same weights, bidirectional: every position changes
+    assert (
+        float(jnp.abs(both.encode(tokens, mask)[:, 0] - both.encode(later, mask)[:, 0]).max())
+        > 1e-4
+    )
+    assert ModelConfig.from_dict(dataclasses.replace(TINY, causal=True).to_dict()).causal
+
+
 def test_last_pooling_reads_the_last_real_token() -> None:
     model = build_model(TINY, seed=2)
     tokens, mask = batch([5], 8)

@@ -22,6 +22,8 @@ from rewardpipe.step_encoding import StepEncoder
 from rewardpipe.training.process import (
     StepBatcher,
     StepData,
+    min_scores,
+    solution_pairs,
     step_eval_batches,
     step_loss,
     step_targets,
@@ -45,6 +47,35 @@ def test_step_loss_hand_computed():
     assert float(loss) == pytest.approx(expected, rel=1e-6)
     assert float(m["accuracy"]) == 1.0
     assert float(m["margin"]) == pytest.approx(3.0)
+
+
+def test_pair_terms_hand_computed():
+    # row 0 correct (3 steps), row 1 erroneous: its first wrong step is step 1 (step 2 masked)
+    logits = jnp.array([[2.0, 1.0, 3.0], [1.5, -0.5, 4.0]])
+    targets = jnp.array([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]])
+    weights = jnp.array([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]])
+    positions = jnp.array([[3, 6, 9], [3, 6, 9]])
+    bce, _ = step_loss(logits, targets, weights)
+    loss, m = step_loss(logits, targets, weights, positions, pair_coef=0.5)
+    softplus = lambda x: math.log1p(math.exp(x))  # noqa: E731  -log σ(d) = softplus(-d)
+    by_min = softplus(-(1.0 - (-0.5)))  # min of the correct row 1.0, of the erroneous -0.5
+    by_step = softplus(-(1.0 - (-0.5)))  # step 1 of each row
+    assert float(loss) == pytest.approx(float(bce) + 0.5 * (by_min + by_step), rel=1e-6)
+    assert float(m["pair_accuracy"]) == 1.0 and float(m["step_pair_accuracy"]) == 1.0
+    # a step the correct row does not have (position -1) drops out of the step term
+    short = positions.at[0, 1].set(-1)
+    _, m = step_loss(logits, targets, weights, short, pair_coef=0.5)
+    assert float(m["step_pair_accuracy"]) == 0.0  # no step left: 0 / max(0, 1)
+    np.testing.assert_allclose(min_scores(logits, short), [2.0, -0.5])
+
+
+def test_solution_pairs_pair_each_erroneous_row_with_a_correct_one_of_its_prompt():
+    prompts = ["a", "a", "a", "b", "b", "c", "a"]
+    labels = [[1, 1], [1, -1], [-1], [1, 0], [1, -1, -1], [-1], [1, 1]]
+    pairs = solution_pairs(prompts, labels)
+    # "c" has no correct solution: unpaired; "a"'s correct rows 0 and 6 are taken in turn
+    assert pairs.tolist() == [[0, 1], [6, 2], [3, 4]]
+    assert solution_pairs(["x"], [[1]]).shape == (0, 2)
 
 
 def _data(n=40, seed=0):
@@ -96,6 +127,33 @@ def test_batcher_is_deterministic_and_resumes_exactly(encoded):
         np.testing.assert_array_equal(x, y)
     with pytest.raises(UserError, match="larger than the 40 step-labelled"):
         StepBatcher(data, 41, 64, enc.specials.pad, seed=1)
+
+
+def test_paired_batches_hold_correct_rows_then_their_erroneous_partners():
+    prompts, steps, labels = _data(60, seed=3)
+    prompts = [f"question {i // 3}" for i in range(60)]  # three solutions per question
+    tok = train_bpe(prompts + [s for row in steps for s in row], 300)
+    enc = StepEncoder(Encoder(tok, max_len=64))
+    ids, pos = enc.encode(prompts, steps)
+    data = StepData.build(ids, pos, labels, prompts=prompts)
+    assert len(data.pairs) > 8
+    batcher = StepBatcher(data, 4, 64, enc.specials.pad, seed=0)
+    assert batcher.paired and batcher.batches_per_epoch == len(data.pairs) // 4
+    by_ids = {tuple(x.tolist()): i for i, x in enumerate(data.ids)}
+    stream = batcher.from_step(0)
+    for _ in range(batcher.batches_per_epoch):
+        b = next(stream)
+        assert b.paired and b.rows == 8
+        rows = [by_ids[tuple(t[m].tolist())] for t, m in zip(b.tokens, b.mask, strict=True)]
+        for c, r in zip(rows[:4], rows[4:], strict=True):
+            assert prompts[c] == prompts[r]
+            assert min(labels[c]) >= 0 and min(labels[r]) < 0
+    again = [b.tokens for _, b in zip(range(5), batcher.from_step(3), strict=False)]
+    first = [b.tokens for _, b in zip(range(8), batcher.from_step(0), strict=False)]
+    for x, y in zip(first[3:], again, strict=True):
+        np.testing.assert_array_equal(x, y)
+    with pytest.raises(UserError, match="solution pairs"):
+        StepBatcher(data, len(data.pairs) + 1, 64, enc.specials.pad, seed=0)
 
 
 def test_eval_batches_cover_every_row_once_and_pad_with_zero_weight(encoded):

@@ -51,6 +51,7 @@ class ModelConfig:
     activation: str = "gelu"  # gelu: tanh approximation; gelu_exact: erf (BERT)
     bias: bool = True  # biases in every Linear layer
     compute_dtype: str = "float32"  # params stay float32; activations in this dtype
+    causal: bool = False  # each position attends to itself and earlier ones only (scratch PRMs)
 
     def __post_init__(self) -> None:
         for name, allowed in _CHOICES.items():

@@ -11,11 +11,18 @@ from rewardpipe.params import ModelParams
 
 
 def create(
-    model_params: ModelParams, *, vocab_size: int, pad_id: int, precision: str, seed: int
+    model_params: ModelParams,
+    *,
+    vocab_size: int,
+    pad_id: int,
+    precision: str,
+    seed: int,
+    causal: bool = False,
 ) -> RewardTransformer | DecoderRewardModel:
     """From scratch (`backbone: transformer`), from a pretrained BERT folder (`backbone: bert`)
     or from a Hugging Face decoder folder (`backbone: decoder`; its own vocabulary: `vocab_size`
-    and `pad_id` are not used)."""
+    and `pad_id` are not used). `causal`: the scratch transformer attends left to right (decoders
+    always do; a pretrained BERT keeps its bidirectional attention)."""
     if model_params.backbone == "decoder":
         return load_decoder(
             model_params.pretrained,
@@ -38,6 +45,6 @@ def create(
         )
         return model
     config = ModelConfig.from_params(
-        model_params, vocab_size=vocab_size, pad_id=pad_id, compute_dtype=precision
+        model_params, vocab_size=vocab_size, pad_id=pad_id, compute_dtype=precision, causal=causal
     )
     return RewardTransformer(config, rngs=make_rngs(seed))

@@ -49,14 +49,17 @@ class SelfAttention(nnx.Module):
         d = cfg.d_model
         self.query, self.key, self.value, self.out = (Dense(d, d, cfg, rngs=rngs) for _ in range(4))
         self.drop = dropout(cfg, rngs)
-        self.n_heads = cfg.n_heads
+        self.n_heads, self.causal = cfg.n_heads, cfg.causal
 
     def __call__(self, x: jax.Array, mask: jax.Array, deterministic: bool) -> jax.Array:
         B, T, D = x.shape
         H = self.n_heads
         q, k, v = (f(x).reshape(B, T, H, D // H) for f in (self.query, self.key, self.value))
         scores = jnp.einsum("bqhd,bkhd->bhqk", q, k) * (D // H) ** -0.5
-        scores = jnp.where(mask[:, None, None, :], scores, jnp.finfo(scores.dtype).min)
+        allowed = mask[:, None, None, :]
+        if self.causal:  # a step's score then depends only on the text up to it
+            allowed = allowed & jnp.tril(jnp.ones((T, T), bool))
+        scores = jnp.where(allowed, scores, jnp.finfo(scores.dtype).min)
         probs = jax.nn.softmax(scores.astype(jnp.float32), axis=-1).astype(x.dtype)
         probs = self.drop(probs, deterministic=deterministic)
         return self.out(jnp.einsum("bhqk,bkhd->bqhd", probs, v).reshape(B, T, D))

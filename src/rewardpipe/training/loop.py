@@ -54,6 +54,7 @@ class StepConfig:
     tx: optax.GradientTransformation
     margin: float
     center_coef: float
+    pair_coef: float = 0.0  # process models trained on pairs: weight of the pairwise term
 
 
 @dataclass
@@ -122,7 +123,7 @@ def _forward_steps(config: StepConfig, params, rest, tokens, mask, positions, de
     return logits, nnx.as_pure(nnx.state(model, nnx.Not(trainable_filter(model.config))))
 
 
-@functools.partial(jax.jit, static_argnames="config", donate_argnames="state")
+@functools.partial(jax.jit, static_argnames=("config", "paired"), donate_argnames="state")
 def process_train_step(
     state: TrainState,
     tokens: jax.Array,
@@ -131,14 +132,17 @@ def process_train_step(
     targets: jax.Array,
     weights: jax.Array,
     config: StepConfig,
+    paired: bool = False,
 ) -> tuple[TrainState, dict[str, jax.Array]]:
-    """One micro-batch of a process model: per-step logits, masked BCE, optimizer update."""
+    """One micro-batch of a process model: per-step logits, masked BCE (+ the pairwise term on
+    `paired` batches), optimizer update."""
 
     def loss_fn(params):
         logits, rest = _forward_steps(
             config, params, state.rest, tokens, mask, positions, deterministic=False
         )
-        loss, metrics = step_loss(logits, targets, weights)
+        pair = (positions, config.pair_coef) if paired else ()
+        loss, metrics = step_loss(logits, targets, weights, *pair)
         return loss, (metrics, rest)
 
     (_, (metrics, rest)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
@@ -212,7 +216,7 @@ def init_state(
     )
     params, rest = nnx.as_pure(params), nnx.as_pure(rest)
     state = TrainState(params, tx.init(params), rest)
-    config = StepConfig(graphdef, tx, tp.margin, tp.center_coef)
+    config = StepConfig(graphdef, tx, tp.margin, tp.center_coef, tp.process_pair_coef)
     return place(state, mesh), config
 
 
@@ -310,7 +314,9 @@ def train(
         shapes.add(("train", batch.tokens.shape))
         if process:
             arrays = (batch.tokens, batch.mask, batch.positions, batch.targets, batch.weights)
-            state, metrics = process_train_step(state, *sharding.shard_batch(arrays, mesh), config)
+            state, metrics = process_train_step(
+                state, *sharding.shard_batch(arrays, mesh), config, batch.paired
+            )
         else:
             tokens, mask = sharding.shard_batch((batch.tokens, batch.mask), mesh)
             state, metrics = train_step(state, tokens, mask, config)
