@@ -17,7 +17,7 @@ from rewardpipe import model_folder
 from rewardpipe.aggregate import check_aggregate, prm_aggregate
 from rewardpipe.chat_format import PromptFormat
 from rewardpipe.data.steps import split_steps
-from rewardpipe.encoding import Encoder, PromptEncoder, bucket_length, pad_batch
+from rewardpipe.encoding import Encoder, PromptEncoder, pad_batch, scoring_batches
 from rewardpipe.errors import UserError
 from rewardpipe.io import atomic_path, invalid_text, read_jsonl, sha256_file
 from rewardpipe.model import DecoderRewardModel, RewardTransformer
@@ -163,18 +163,16 @@ class RewardModel:
             steps = self.score_steps_batch(prompts, completions, batch_size)
             return [prm_aggregate(s, how) for s in steps]
         seqs = self.encoder.encode(list(prompts), list(completions))
-        lengths = np.array([len(s) for s in seqs])
-        order = np.argsort(lengths, kind="stable")
         out = np.zeros(len(seqs), dtype=np.float32)
         pad = self.encoder.specials.pad
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            length = bucket_length(int(lengths[idx].max()), self.max_len)
+        pending = []  # every batch is dispatched before the first result is read back
+        for idx, length, size in scoring_batches([len(s) for s in seqs], batch_size, self.max_len):
             rows = [seqs[i] for i in idx]
-            size = batch_size if len(order) > batch_size else len(order)
             rows += [rows[0]] * (size - len(rows))
             tokens, mask = pad_batch(rows, length, pad)
-            out[idx] = np.asarray(self._forward(self._state, tokens, mask))[: len(idx)]
+            pending.append((idx, self._forward(self._state, tokens, mask)))
+        for idx, rewards in pending:
+            out[idx] = np.asarray(rewards)[: len(idx)]
         self.encoder.clear()
         return out.tolist()
 

@@ -11,7 +11,7 @@ import numpy as np
 from flax import nnx
 
 from rewardpipe.data.steps import split_steps
-from rewardpipe.encoding import bucket_length, pad_batch
+from rewardpipe.encoding import pad_batch, scoring_batches
 from rewardpipe.errors import UserError
 from rewardpipe.model import DecoderRewardModel, RewardTransformer
 from rewardpipe.model.step_head import step_logits
@@ -40,16 +40,13 @@ class StepScorer:
         if not prompts:
             return []
         ids, positions = self.encoder.encode(list(prompts), [list(s) for s in steps])
-        lengths = np.array([len(s) for s in ids])
-        order = np.argsort(lengths, kind="stable")
         out: list[np.ndarray | None] = [None] * len(ids)
         pad = self.encoder.specials.pad
-        for start in range(0, len(order), batch_size):
-            idx = list(order[start : start + batch_size])
-            length = bucket_length(int(lengths[idx].max()), self.max_len)
+        lengths = [len(s) for s in ids]
+        for group, length, size in scoring_batches(lengths, batch_size, self.max_len):
+            idx = group.tolist()
             n_steps = max(len(positions[i]) for i in idx)
             width = -(-n_steps // STEP_BUCKET) * STEP_BUCKET
-            size = batch_size if len(order) > batch_size else len(order)
             rows = idx + [idx[0]] * (size - len(idx))
             tokens, mask = pad_batch([ids[i] for i in rows], length, pad)
             pos = np.full((size, width), -1, np.int32)
