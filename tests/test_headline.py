@@ -34,6 +34,19 @@ def test_headline_reads_eval_and_the_train_record_in_table_order():
     }
 
 
+def test_a_process_model_adds_its_step_rates_after_the_rest():
+    metrics = eval_metrics()
+    assert not set(headline.headline(metrics)) - set(headline.NAMES)  # an outcome model
+    metrics["process"] = {
+        "step_auc": 0.74,
+        "processbench": {"f1": 0.5, "error_accuracy": 0.4, "correct_accuracy": 0.67},
+    }
+    shown = headline.headline(metrics)
+    assert list(shown)[len(headline.NAMES) :] == [n for n, _, _ in headline.PROCESS]
+    assert shown["prm_f1"] == 0.5 and shown["prm_first_error"] == 0.4
+    assert shown["prm_no_error"] == 0.67 and shown["step_auc"] == 0.74
+
+
 def test_missing_and_non_finite_figures_are_none():
     metrics = eval_metrics()
     metrics["ranking"]["auc"] = float("nan")
@@ -50,7 +63,7 @@ def test_best_baseline_names_the_strongest_rule():
     assert headline.best_baseline(metrics) == ("longest", 0.6)
 
 
-@pytest.mark.parametrize("name", headline.NAMES)
+@pytest.mark.parametrize("name", headline.NAMES + tuple(n for n, _, _ in headline.PROCESS))
 def test_no_headline_name_is_a_param(name):
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     flat = {f"{section}.{key}" for section, keys in params.items() for key in keys}

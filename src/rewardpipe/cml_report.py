@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rewardpipe.errors import UserError
-from rewardpipe.headline import EVAL, best_baseline, headline, lookup
+from rewardpipe.headline import EVAL, PROCESS, best_baseline, headline, lookup
 
 WATERMARK = "rewardpipe-report"
 
@@ -31,7 +31,7 @@ def headline_table(current: dict[str, Any], baseline: dict[str, Any] | None) -> 
     base_all = headline(baseline) if baseline else {}
     lines = ["| Metric | main | this PR | change |", "| --- | ---: | ---: | ---: |"]
     best, _ = best_baseline(current)
-    for name, label, _ in EVAL:
+    for name, label, _ in EVAL + PROCESS:
         now, base = now_all.get(name), base_all.get(name)
         if now is None and base is None:
             continue

@@ -29,6 +29,14 @@ HEADLINE = (
     ("train_loss", "Train loss (last window)", "train.loss"),
     ("steps", "Optimizer steps", "train.steps"),
 )
+# A process reward model's step-level rates, after the rest (absent for an outcome model, whose
+# headline is unchanged: `dvc exp show` shows "-" in its row).
+PROCESS = (
+    ("prm_f1", "ProcessBench F1", "eval.process.processbench.f1"),
+    ("prm_first_error", "First wrong step located", "eval.process.processbench.error_accuracy"),
+    ("prm_no_error", "Correct solutions passed", "eval.process.processbench.correct_accuracy"),
+    ("step_auc", "Step AUC", "eval.process.step_auc"),
+)
 NAMES = tuple(name for name, _, _ in HEADLINE)
 EVAL = tuple(row for row in HEADLINE if row[2] is None or row[2].startswith("eval."))
 # the baselines a reward model must beat; `oracle` (any candidate correct) is an upper bound
@@ -78,4 +86,7 @@ def headline(
     out["baseline_exact"] = base
     bon = out["bon_exact"]
     out["bon_over_baseline"] = None if bon is None or base is None else bon - base
-    return {name: out[name] for name in NAMES}
+    result = {name: out[name] for name in NAMES}
+    if lookup(metrics, "process") is not None:
+        result |= {name: _rate(lookup(metrics, path[5:])) for name, _, path in PROCESS}
+    return result

@@ -29,6 +29,7 @@ WORKSPACE = "workspace"
 METRICS_DIR = "metrics/train"
 DEFAULT_PLOTS = ("train/loss", "val/loss", "val/accuracy")
 HEADLINE = headline.NAMES
+SHOWN = HEADLINE + tuple(name for name, _, _ in headline.PROCESS)  # a PRM's after the rest
 EXPORT_FORMATS = ("json", "csv")
 MARKERS = ("hd", "x", "o", "+", "*", "#", "@", "%")
 
@@ -290,7 +291,7 @@ def compare_table(experiments: list[Experiment], metrics: list[str] | None = Non
     """One row per run: the params that differ, then the chosen (default: headline) metrics."""
     if not metrics:
         present = {k for e in experiments for k in e.metrics}
-        metrics = [k for k in HEADLINE if k in present] or sorted(present)
+        metrics = [k for k in SHOWN if k in present] or sorted(present)
     params = varying_params(experiments)
     rows = [
         [
@@ -399,5 +400,5 @@ def compare_report(
 
 def _headline_first(metrics: dict[str, float]) -> list[str]:
     """The headline metrics in their order, then any other metric a user declared."""
-    head = [k for k in HEADLINE if k in metrics]
+    head = [k for k in SHOWN if k in metrics]
     return head + sorted(k for k in metrics if k not in head)
