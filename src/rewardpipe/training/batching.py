@@ -53,6 +53,24 @@ def fit_buckets(lengths: Sequence[int], k: int, max_len: int, align: int = ALIGN
     return sorted(out)
 
 
+def epoch_batches(
+    lengths: np.ndarray, batch_size: int, window: int, seed: int, epoch: int
+) -> list[np.ndarray]:
+    """Epoch `epoch`'s batches of indices into `lengths`: shuffle, sort by length inside windows
+    of `window` batches, cut into full batches, shuffle the batches. Depends only on
+    (seed, epoch), so a resumed run sees the batches of an uninterrupted one."""
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(len(lengths))
+    span = batch_size * window
+    batches = []
+    for start in range(0, len(order), span):
+        chunk = order[start : start + span]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    batches = [b for b in batches if len(b) == batch_size][: len(lengths) // batch_size]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
 def round_up(n: int, buckets: Sequence[int]) -> int:
     return next(b for b in buckets if b >= n)
 
@@ -98,19 +116,7 @@ class PairBatcher:
         self.buckets = fit_buckets(batch_max, MAX_BUCKETS, max_len)
 
     def epoch_order(self, epoch: int) -> list[np.ndarray]:
-        """Shuffle, sort by length inside windows of `window` batches, cut, shuffle the batches."""
-        rng = np.random.default_rng([self.seed, epoch])
-        order = rng.permutation(len(self.chosen))
-        span = self.batch_size * self.window
-        batches = []
-        for start in range(0, len(order), span):
-            chunk = order[start : start + span]
-            chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
-            batches += [
-                chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)
-            ]
-        batches = [b for b in batches if len(b) == self.batch_size][: self.batches_per_epoch]
-        return [batches[i] for i in rng.permutation(len(batches))]
+        return epoch_batches(self.lengths, self.batch_size, self.window, self.seed, epoch)
 
     def length_of(self, indices: np.ndarray) -> int:
         return round_up(min(int(self.lengths[indices].max()), self.max_len), self.buckets)

@@ -20,7 +20,7 @@ import numpy as np
 
 from rewardpipe.encoding import pad_batch
 from rewardpipe.errors import UserError
-from rewardpipe.training.batching import MAX_BUCKETS, fit_buckets, round_up
+from rewardpipe.training.batching import MAX_BUCKETS, epoch_batches, fit_buckets, round_up
 
 
 def step_targets(labels: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -138,18 +138,7 @@ class StepBatcher:
         )
 
     def epoch_order(self, epoch: int) -> list[np.ndarray]:
-        rng = np.random.default_rng([self.seed, epoch])
-        order = rng.permutation(len(self.units))
-        span = self.batch_size * self.window
-        batches = []
-        for start in range(0, len(order), span):
-            chunk = order[start : start + span]
-            chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
-            batches += [
-                chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)
-            ]
-        batches = [b for b in batches if len(b) == self.batch_size][: self.batches_per_epoch]
-        return [batches[i] for i in rng.permutation(len(batches))]
+        return epoch_batches(self.lengths, self.batch_size, self.window, self.seed, epoch)
 
     def batch(self, indices: np.ndarray) -> StepBatch:
         length = round_up(min(int(self.lengths[indices].max()), self.max_len), self.buckets)
