@@ -22,6 +22,7 @@ SOURCES = ("synthetic", "hub", "local")
 DATASETS = ("gsm8k", "preference", "rubric", "process", "custom")
 PROCESS_FORMATS = ("auto", "prm800k", "math_shepherd")  # prepare.process_format
 STEP_NEUTRAL = ("correct", "wrong", "keep")  # prepare.step_neutral: what a 0-rated step becomes
+NUMBERS = ("whole", "digits", "bpe")  # prepare.numbers: how the trained tokenizer splits numbers
 BACKBONES = ("transformer", "bert", "decoder")
 OBJECTIVES = ("outcome", "process")  # train.objective: one reward per solution | per step
 PRM_AGGREGATIONS = ("min", "last", "prod", "mean")  # evaluate.prm_aggregate: steps -> one score
@@ -90,6 +91,7 @@ class PrepareParams:
     max_chars: int = 4000
     max_examples: int | None = None
     vocab_size: int = 8192
+    numbers: str = "bpe"
     seed: int = 0
     process_format: str = "auto"
     step_neutral: str = "correct"
@@ -158,6 +160,7 @@ class PrepareParams:
             ">= 300 (byte alphabet + merges)",
             self.vocab_size,
         )
+        _check(self.numbers in NUMBERS, s, "numbers", " | ".join(NUMBERS), self.numbers)
         _check(self.max_chars >= 1, s, "max_chars", ">= 1", self.max_chars)
         _check(
             self.max_examples is None or self.max_examples >= 1,

@@ -368,7 +368,9 @@ def test_overlong_rows_are_dropped_before_the_tokenizer_and_counted(raw, monkeyp
     seen = []
     real = prepare_module.train_bpe
     monkeypatch.setattr(
-        prepare_module, "train_bpe", lambda texts, n: real(seen.extend(texts) or seen, n)
+        prepare_module,
+        "train_bpe",
+        lambda texts, n, numbers: real(seen.extend(texts) or seen, n, numbers),
     )
     out = run(huge, max_chars=4000)
     assert out.stats["validation"]["overlong_rows"] == 1

@@ -58,3 +58,27 @@ def test_saved_tokenizer_loads_as_pretrained(tmp_path, texts):
     assert loaded.to_str() == tok.to_str()
     with pytest.raises(UserError, match=r"tokenizer\.json"):
         load_pretrained(tmp_path / "absent")
+
+
+def test_whole_numbers_are_the_same_tokens_wherever_they_stand(texts):
+    tok = train_bpe(texts, 800, numbers="whole")
+    text = "She has 15 apples.\nHe ate 15*3 = <<15*3=45>>45 of them.\n#### 45"
+    pieces = tok.encode(text).tokens
+    assert tok.decode(tok.encode(text).ids) == text
+    assert pieces.count("15") == 3 and pieces.count("45") == 3
+    assert not any(p.startswith("Ġ") and p[1:].isdigit() for p in pieces)
+    # GPT-2's split gives " 15" and "15" different tokens
+    bpe = train_bpe(texts, 800, numbers="bpe").encode(text).tokens
+    assert "Ġ15" in bpe and "15" in bpe
+
+
+def test_digits_are_single_tokens(texts):
+    tok = train_bpe(texts, 800, numbers="digits")
+    pieces = tok.encode("Total: 1234 and 56.7").tokens
+    assert [p for p in pieces if p.isdigit()] == ["1", "2", "3", "4", "5", "6", "7"]
+    assert tok.decode(tok.encode("Total: 1234 and 56.7").ids) == "Total: 1234 and 56.7"
+
+
+def test_unknown_number_mode_names_the_choices(texts):
+    with pytest.raises(UserError, match=r"expected one of whole \| digits \| bpe, got .roman."):
+        train_bpe(texts, 500, numbers="roman")

@@ -122,7 +122,7 @@ def prepare(
         )
 
     if tokenizer is None:
-        tokenizer = train_bpe(_training_texts(out["train"]), params.vocab_size)
+        tokenizer = train_bpe(_training_texts(out["train"]), params.vocab_size, params.numbers)
     stats = _stats(out, tokenizer, params, audit, source_hash, kind)
     step_rows = None
     if process and kind == "process":
