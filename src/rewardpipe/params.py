@@ -91,7 +91,7 @@ class PrepareParams:
     max_chars: int = 4000
     max_examples: int | None = None
     vocab_size: int = 8192
-    numbers: str = "bpe"
+    numbers: str = "whole"
     seed: int = 0
     process_format: str = "auto"
     step_neutral: str = "correct"
