@@ -65,7 +65,7 @@ def main() -> None:
         pad_id=pad,
         precision=train_params.precision,
         seed=train_params.seed,
-        causal=process,  # a from-scratch PRM scores each step from the text up to it
+        process=process,  # a scratch PRM: causal, rotary positions, seen-token marks
     )
     inputs = ("train.jsonl", "val.jsonl", "tokenizer.json")
     if process:

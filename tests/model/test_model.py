@@ -30,6 +30,7 @@ from rewardpipe.model import (
     trainable_filter,
 )
 from rewardpipe.model.bert import hf_names
+from rewardpipe.model.transformer import rotary, seen_before
 
 TINY = ModelConfig(vocab_size=40, d_model=16, n_layers=2, n_heads=2, d_ff=32, max_len=24)
 TINY_BERT = dataclasses.replace(
@@ -105,6 +106,53 @@ def test_causal_attention_sees_only_earlier_tokens() -> None:
         > 1e-4
     )
     assert ModelConfig.from_dict(dataclasses.replace(TINY, causal=True).to_dict()).causal
+
+
+def test_seen_before_marks_tokens_that_stand_earlier_among_real_tokens() -> None:
+    tokens = jnp.array([[5, 7, 5, 9, 7, 0, 0], [0, 3, 3, 4, 0, 6, 0]])
+    mask = jnp.array([[1, 1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1, 0]], bool)
+    seen = seen_before(tokens, mask)
+    assert seen[0].tolist() == [False, False, True, False, True, False, False]  # pads never count
+    assert seen[1].tolist() == [False, False, True, False, True, False, True]
+
+
+def test_seen_tokens_adds_a_copy_signal_that_round_trips() -> None:
+    cfg = dataclasses.replace(TINY, causal=True, seen_tokens=True)
+    model = build_model(cfg, seed=3)
+    assert model.seen_emb is not None and build_model(TINY, seed=3).seen_emb is None
+    tokens = jnp.array([[3, 11, 12, 13, 11, 0]])
+    copy = tokens.at[0, 4].set(14)  # the last real token no longer repeats an earlier one
+    mask = jnp.array([[1, 1, 1, 1, 1, 0]], bool)
+    h, h2 = model.encode(tokens, mask), model.encode(copy, mask)
+    np.testing.assert_allclose(h[:, :4], h2[:, :4], atol=1e-6)
+    assert float(jnp.abs(h[:, 4] - h2[:, 4]).max()) > 1e-4
+    # the same token with the seen vector zeroed: the copy signal is what changed it
+    model.seen_emb.embedding[...] = jnp.zeros_like(model.seen_emb.embedding[...])
+    unseen = model.encode(tokens, mask)
+    assert float(jnp.abs(unseen[:, 4] - h[:, 4]).max()) > 1e-4
+    assert ModelConfig.from_dict(cfg.to_dict()).seen_tokens
+
+
+def test_rotary_scores_depend_on_relative_position_only() -> None:
+    q, k = jax.random.normal(jax.random.key(0), (2, 1, 1, 1, 8))
+    rows = jnp.broadcast_to(q, (1, 12, 1, 8)), jnp.broadcast_to(k, (1, 12, 1, 8))
+    rq, rk = rotary(rows[0]), rotary(rows[1])
+    score = lambda i, j: float((rq[0, i, 0] * rk[0, j, 0]).sum())  # noqa: E731
+    assert score(5, 2) == pytest.approx(score(9, 6), rel=1e-5)
+    assert score(5, 2) != pytest.approx(score(5, 3), rel=1e-3)
+    np.testing.assert_allclose(rq[0, 0], rows[0][0, 0], atol=1e-6)  # position 0: unrotated
+
+
+def test_rotary_model_has_no_position_table_and_round_trips() -> None:
+    cfg = dataclasses.replace(TINY, positions="rotary", causal=True)
+    model = build_model(cfg, seed=1)
+    assert model.pos_emb is None and not any(k.startswith("pos_emb") for k in to_flat(model))
+    assert "tok_emb.embedding" in to_flat(model)
+    tokens, mask = batch([6], 8)
+    assert np.isfinite(np.asarray(model(tokens, mask))).all()
+    assert ModelConfig.from_dict(cfg.to_dict()).positions == "rotary"
+    with pytest.raises(UserError, match="model.positions"):
+        dataclasses.replace(TINY, positions="alibi")
 
 
 def test_last_pooling_reads_the_last_real_token() -> None:

@@ -13,6 +13,7 @@ _CHOICES = {
     "norm": ("pre", "post"),
     "pooling": ("last", "cls", "mean"),
     "activation": ("gelu", "gelu_exact"),
+    "positions": ("learned", "rotary"),
     "compute_dtype": PRECISIONS,
 }
 
@@ -52,6 +53,12 @@ class ModelConfig:
     bias: bool = True  # biases in every Linear layer
     compute_dtype: str = "float32"  # params stay float32; activations in this dtype
     causal: bool = False  # each position attends to itself and earlier ones only (scratch PRMs)
+    # a learned vector on each token saying whether the same token stands earlier in the text: a
+    # copy check (is the final answer a value already computed? is this number the question's?)
+    seen_tokens: bool = False
+    # learned: an embedding per position (GPT-2, BERT); rotary: queries and keys rotated by
+    # position (RoPE), so "the token before" is one relation wherever it stands
+    positions: str = "learned"
 
     def __post_init__(self) -> None:
         for name, allowed in _CHOICES.items():

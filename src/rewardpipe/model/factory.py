@@ -17,12 +17,13 @@ def create(
     pad_id: int,
     precision: str,
     seed: int,
-    causal: bool = False,
+    process: bool = False,
 ) -> RewardTransformer | DecoderRewardModel:
     """From scratch (`backbone: transformer`), from a pretrained BERT folder (`backbone: bert`)
     or from a Hugging Face decoder folder (`backbone: decoder`; its own vocabulary: `vocab_size`
-    and `pad_id` are not used). `causal`: the scratch transformer attends left to right (decoders
-    always do; a pretrained BERT keeps its bidirectional attention)."""
+    and `pad_id` are not used). `process`: a scratch process model scores each step from the text
+    up to it (causal attention, rotary positions, as a decoder does) and knows which tokens it
+    has seen before (`ModelConfig.seen_tokens`); a pretrained BERT keeps its architecture."""
     if model_params.backbone == "decoder":
         return load_decoder(
             model_params.pretrained,
@@ -45,6 +46,12 @@ def create(
         )
         return model
     config = ModelConfig.from_params(
-        model_params, vocab_size=vocab_size, pad_id=pad_id, compute_dtype=precision, causal=causal
+        model_params,
+        vocab_size=vocab_size,
+        pad_id=pad_id,
+        compute_dtype=precision,
+        causal=process,
+        seen_tokens=process,
+        positions="rotary" if process else "learned",
     )
     return RewardTransformer(config, rngs=make_rngs(seed))

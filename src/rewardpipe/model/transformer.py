@@ -2,6 +2,8 @@
 
 One architecture covers both backbones: `norm="pre"` (scratch: GPT-2 layout, final LayerNorm)
 and `norm="post"` (BERT: embedding LayerNorm, LayerNorm after each residual).
+A scratch process model adds causal attention, rotary positions and `seen_tokens` (a learned
+mark on each token that already stands earlier in the text: a copy check for numbers).
 """
 
 from __future__ import annotations
@@ -44,17 +46,37 @@ def dropout(cfg: ModelConfig, rngs: nnx.Rngs) -> nnx.Dropout:
     return nnx.Dropout(cfg.dropout, rngs=rngs if cfg.dropout else None)
 
 
+def seen_before(tokens: jax.Array, mask: jax.Array) -> jax.Array:
+    """bool [B,T]: the token at each position also stands at an earlier real position."""
+    T = tokens.shape[1]
+    earlier = jnp.tril(jnp.ones((T, T), bool), -1)[None]
+    return ((tokens[:, :, None] == tokens[:, None, :]) & earlier & mask[:, None, :]).any(-1)
+
+
+def rotary(x: jax.Array, base: float = 10000.0) -> jax.Array:
+    """Rotary position embedding (RoPE, half-split layout) of queries or keys [B,T,H,d]."""
+    T, d = x.shape[1], x.shape[-1]
+    freqs = base ** (-jnp.arange(d // 2, dtype=jnp.float32) * 2 / d)
+    angles = jnp.arange(T, dtype=jnp.float32)[:, None] * freqs[None]  # [T, d/2]
+    cos, sin = jnp.cos(angles)[None, :, None], jnp.sin(angles)[None, :, None]
+    x1, x2 = x[..., : d // 2].astype(jnp.float32), x[..., d // 2 :].astype(jnp.float32)
+    return jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], -1).astype(x.dtype)
+
+
 class SelfAttention(nnx.Module):
     def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs):
         d = cfg.d_model
         self.query, self.key, self.value, self.out = (Dense(d, d, cfg, rngs=rngs) for _ in range(4))
         self.drop = dropout(cfg, rngs)
         self.n_heads, self.causal = cfg.n_heads, cfg.causal
+        self.rotary = cfg.positions == "rotary"
 
     def __call__(self, x: jax.Array, mask: jax.Array, deterministic: bool) -> jax.Array:
         B, T, D = x.shape
         H = self.n_heads
         q, k, v = (f(x).reshape(B, T, H, D // H) for f in (self.query, self.key, self.value))
+        if self.rotary:
+            q, k = rotary(q), rotary(k)
         scores = jnp.einsum("bqhd,bkhd->bhqk", q, k) * (D // H) ** -0.5
         allowed = mask[:, None, None, :]
         if self.causal:  # a step's score then depends only on the text up to it
@@ -97,8 +119,10 @@ class RewardTransformer(nnx.Module):
         def embed(n: int) -> nnx.Embed:
             return nnx.Embed(n, cfg.d_model, dtype=dtype, embedding_init=_init, rngs=rngs)
 
-        self.tok_emb, self.pos_emb = embed(cfg.vocab_size), embed(cfg.max_len)
+        self.tok_emb = embed(cfg.vocab_size)
+        self.pos_emb = embed(cfg.max_len) if cfg.positions == "learned" else None
         self.type_emb = embed(cfg.type_vocab_size) if cfg.type_vocab_size else None
+        self.seen_emb = embed(2) if cfg.seen_tokens else None
         self.ln_emb = layer_norm(cfg, rngs) if cfg.norm == "post" else None
         self.drop = dropout(cfg, rngs)
         self.blocks = nnx.List([Block(cfg, rngs=rngs) for _ in range(cfg.n_layers)])
@@ -115,7 +139,11 @@ class RewardTransformer(nnx.Module):
                 f"sequence length {seq_len} exceeds model.max_len {self.config.max_len}"
             )
         mask = mask.astype(bool)
-        x = self.tok_emb(tokens) + self.pos_emb(jnp.arange(seq_len))[None]
+        x = self.tok_emb(tokens)
+        if self.pos_emb is not None:
+            x = x + self.pos_emb(jnp.arange(seq_len))[None]
+        if self.seen_emb is not None:
+            x = x + self.seen_emb(seen_before(tokens, mask).astype(jnp.int32))
         if self.type_emb is not None:
             x = x + self.type_emb(jnp.zeros_like(tokens))
         if self.ln_emb is not None:
