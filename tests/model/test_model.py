@@ -151,7 +151,7 @@ def test_rotary_model_has_no_position_table_and_round_trips() -> None:
     tokens, mask = batch([6], 8)
     assert np.isfinite(np.asarray(model(tokens, mask))).all()
     assert ModelConfig.from_dict(cfg.to_dict()).positions == "rotary"
-    with pytest.raises(UserError, match="model.positions"):
+    with pytest.raises(UserError, match=r"model\.positions: expected one of learned, rotary"):
         dataclasses.replace(TINY, positions="alibi")
 
 
