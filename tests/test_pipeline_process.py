@@ -39,6 +39,8 @@ def test_step_labelled_files_prepare_train_and_evaluate_a_prm(tmp_path, fmt):
     assert stats["process"]["train"]["solutions"] > 0
     config = json.loads((repo / "models/model/config.json").read_text())
     assert config["objective"] == "process" and config["separator"]
+    arch = config["model"]  # a scratch PRM reads as a decoder does and marks repeated tokens
+    assert arch["causal"] and arch["positions"] == "rotary" and arch["seen_tokens"]
     section = json.loads((repo / "metrics/eval.json").read_text())["process"]
     assert 0.0 <= section["processbench"]["f1"] <= 1.0
     assert set(section["best_of_n"]) == {"min", "last", "prod", "mean"}
