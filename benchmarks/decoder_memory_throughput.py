@@ -29,6 +29,8 @@ import subprocess
 import sys
 import time
 
+from rewardpipe.allocator import keep_freed_memory
+
 GB = 1e9
 MODELS = {
     "qwen2.5-0.5b": {
@@ -304,6 +306,7 @@ def throughput(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
+    keep_freed_memory()  # as stage.run does: timings match the pipeline's
     args = parse_args(argv)
     if args.worker:
         print(json.dumps(worker(args)))

@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from rewardpipe.allocator import keep_freed_memory
+
 
 def trl_bench(job: dict) -> dict:
     """TRL's pairs/s over `steps` optimizer steps after `warmup` untimed ones (in the child)."""
@@ -109,6 +111,7 @@ def trl_bench(job: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
+    keep_freed_memory()  # as stage.run does: timings match the pipeline's
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--gsm8k", required=True)
     ap.add_argument("-S", "--set", action="append", default=[], metavar="SECTION.KEY=VALUE")

@@ -19,6 +19,7 @@ import jax
 import numpy as np
 
 from rewardpipe import policy as policy_lm
+from rewardpipe.allocator import keep_freed_memory
 
 
 def hf_config(args: argparse.Namespace) -> dict:
@@ -47,6 +48,7 @@ def timed(fn, repeats: int) -> float:
 
 
 def main() -> None:
+    keep_freed_memory()  # as stage.run does: timings match the pipeline's
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--prompt", type=int, default=64)

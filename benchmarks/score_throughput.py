@@ -25,6 +25,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from rewardpipe import model_folder
+from rewardpipe.allocator import keep_freed_memory
 from rewardpipe.cli import parse_set, temp_params
 from rewardpipe.data.prepare import prepare
 from rewardpipe.data.sources import load_local
@@ -111,6 +112,7 @@ def torch_peer(model: RewardModel, prompts, texts, batch_size: int) -> dict[str,
 
 
 def main(argv: list[str] | None = None) -> None:
+    keep_freed_memory()  # as stage.run does: timings match the pipeline's
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--gsm8k", required=True)
     ap.add_argument("--model", help="a trained model folder (default: random weights)")

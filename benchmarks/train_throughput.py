@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rewardpipe.allocator import keep_freed_memory
 from rewardpipe.cli import parse_set, temp_params
 from rewardpipe.data.prepare import prepare
 from rewardpipe.data.sources import load_local
@@ -200,6 +201,7 @@ def timed_pairs(w: Workload, steps: int) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    keep_freed_memory()  # as stage.run does: timings match the pipeline's
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--gsm8k", required=True, help="folder with GSM8K train.jsonl / test.jsonl")
     ap.add_argument("-S", "--set", action="append", default=[], metavar="SECTION.KEY=VALUE")

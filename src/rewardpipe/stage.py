@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from rewardpipe.allocator import keep_freed_memory
 from rewardpipe.errors import UserError
 
 CACHE_DIR = ".cache/jax"
@@ -15,8 +16,10 @@ CACHE_DIR = ".cache/jax"
 def run(main: Callable[[], None]) -> None:
     """Call `main`; a UserError prints `error: ...` (no traceback) and exits 1. Stages that use
     JAX share a persistent compilation cache (`JAX_COMPILATION_CACHE_DIR`, default .cache/jax),
-    so reruns and experiments skip recompiling the same shapes."""
+    so reruns and experiments skip recompiling the same shapes, and glibc keeps XLA's freed
+    buffers for reuse (`allocator`)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    keep_freed_memory()
     if "jax" in sys.modules:
         import jax
 
