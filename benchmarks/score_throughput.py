@@ -153,6 +153,7 @@ def main(argv: list[str] | None = None) -> None:
 
     class Shape:  # forward_flops reads these
         d_model, d_ff, n_layers = cfg["d_model"], cfg["d_ff"], cfg["n_layers"]
+        pooling = cfg.get("pooling", "last")
 
     flops = sum(forward_flops(Shape, len(s), len(s)) for s in seqs)
     peak = matmul_flops()

@@ -97,11 +97,15 @@ def matmul_flops(n: int = 2048, reps: int = 10, dtype: str = "float32") -> float
 
 def forward_flops(cfg, length: int, real_tokens: int) -> float:
     """Matmul FLOPs of one sequence: projections and MLP per real token, attention per length
-    (a padded row still attends over `length` keys)."""
+    (a padded row still attends over `length` keys). With "last" or "cls" pooling the last
+    block runs at the pooled position only (keys and values still at every token): counted so."""
     d, f, layers = cfg.d_model, cfg.d_ff, cfg.n_layers
-    per_token = layers * (2 * 4 * d * d + 2 * 2 * d * f) + 2 * d
-    attention = layers * 2 * 2 * length * d
-    return (per_token + attention) * real_tokens
+    per_token = 2 * 4 * d * d + 2 * 2 * d * f
+    attention = 2 * 2 * length * d
+    if getattr(cfg, "pooling", "last") == "mean":
+        return layers * (per_token + attention) * real_tokens + 2 * d
+    full = (layers - 1) * (per_token + attention) * real_tokens
+    return full + 2 * 2 * d * d * real_tokens + per_token - 2 * 2 * d * d + attention + 2 * d
 
 
 def batch_flops(cfg, mask: np.ndarray) -> float:

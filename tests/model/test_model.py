@@ -163,6 +163,32 @@ def test_last_pooling_reads_the_last_real_token() -> None:
     np.testing.assert_allclose(model(tokens, mask), expected, atol=1e-6)
 
 
+@pytest.mark.parametrize("arch", ["pre", "post"])
+@pytest.mark.parametrize("pooling", ["last", "cls"])
+@pytest.mark.parametrize("process", [False, True])
+def test_the_last_block_computes_only_the_pooled_position(arch, pooling, process) -> None:
+    """The reward (and its gradient) equals the head over the pooled row of a full encode."""
+    extra = {"causal": True, "positions": "rotary", "seen_tokens": True} if process else {}
+    cfg = dataclasses.replace(ARCHS[arch], pooling=pooling, **extra)
+    graphdef, params = nnx.split(build_model(cfg, seed=3))
+    tokens, mask = batch([7, 3, 12], 12, seed=5)
+
+    def full(params):
+        model = nnx.merge(graphdef, params)
+        h = model.encode(tokens, mask)
+        return model.head(model.pool(h, mask))[:, 0]
+
+    def reward(params):
+        return nnx.merge(graphdef, params)(tokens, mask)
+
+    np.testing.assert_allclose(reward(params), full(params), rtol=1e-5, atol=1e-6)
+    g, g_full = (jax.grad(lambda p, f=f: f(p).sum())(params) for f in (reward, full))
+    for a, b in zip(jax.tree.leaves(g), jax.tree.leaves(g_full), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    one = nnx.merge(graphdef, params).encode(tokens, mask, at=jnp.array([6, 2, 11]))
+    assert one.shape == (3, 1, cfg.d_model)
+
+
 def test_encode_shape_and_too_long_input() -> None:
     model = build_model(TINY, seed=0)
     tokens, mask = batch([3, 5], 6)

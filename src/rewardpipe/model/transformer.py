@@ -53,12 +53,14 @@ def seen_before(tokens: jax.Array, mask: jax.Array) -> jax.Array:
     return ((tokens[:, :, None] == tokens[:, None, :]) & earlier & mask[:, None, :]).any(-1)
 
 
-def rotary(x: jax.Array, base: float = 10000.0) -> jax.Array:
-    """Rotary position embedding (RoPE, half-split layout) of queries or keys [B,T,H,d]."""
+def rotary(x: jax.Array, positions: jax.Array | None = None, base: float = 10000.0) -> jax.Array:
+    """Rotary position embedding (RoPE, half-split layout) of queries or keys [B,T,H,d] at
+    `positions` ([B or 1, T]; default 0..T-1)."""
     T, d = x.shape[1], x.shape[-1]
+    positions = jnp.arange(T)[None] if positions is None else positions
     freqs = base ** (-jnp.arange(d // 2, dtype=jnp.float32) * 2 / d)
-    angles = jnp.arange(T, dtype=jnp.float32)[:, None] * freqs[None]  # [T, d/2]
-    cos, sin = jnp.cos(angles)[None, :, None], jnp.sin(angles)[None, :, None]
+    angles = positions.astype(jnp.float32)[..., None] * freqs  # [B or 1, T, d/2]
+    cos, sin = jnp.cos(angles)[:, :, None], jnp.sin(angles)[:, :, None]
     x1, x2 = x[..., : d // 2].astype(jnp.float32), x[..., d // 2 :].astype(jnp.float32)
     return jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], -1).astype(x.dtype)
 
@@ -71,20 +73,32 @@ class SelfAttention(nnx.Module):
         self.n_heads, self.causal = cfg.n_heads, cfg.causal
         self.rotary = cfg.positions == "rotary"
 
-    def __call__(self, x: jax.Array, mask: jax.Array, deterministic: bool) -> jax.Array:
+    def __call__(
+        self, x: jax.Array, mask: jax.Array, deterministic: bool, at: jax.Array | None = None
+    ) -> jax.Array:
+        """[B,T,D] -> [B,T,D]; with `at` ([B] positions) only those queries: [B,1,D]."""
         B, T, D = x.shape
         H = self.n_heads
-        q, k, v = (f(x).reshape(B, T, H, D // H) for f in (self.query, self.key, self.value))
+        keys = jnp.arange(T)[None]
+        queries = keys if at is None else at[:, None]  # [1,T] or [B,1]
+        xq = x if at is None else take(x, at)
+        q = self.query(xq).reshape(B, xq.shape[1], H, D // H)
+        k, v = (f(x).reshape(B, T, H, D // H) for f in (self.key, self.value))
         if self.rotary:
-            q, k = rotary(q), rotary(k)
+            q, k = rotary(q, queries), rotary(k, keys)
         scores = jnp.einsum("bqhd,bkhd->bhqk", q, k) * (D // H) ** -0.5
         allowed = mask[:, None, None, :]
         if self.causal:  # a step's score then depends only on the text up to it
-            allowed = allowed & jnp.tril(jnp.ones((T, T), bool))
+            allowed = allowed & (keys[:, None, None, :] <= queries[:, None, :, None])
         scores = jnp.where(allowed, scores, jnp.finfo(scores.dtype).min)
         probs = jax.nn.softmax(scores.astype(jnp.float32), axis=-1).astype(x.dtype)
         probs = self.drop(probs, deterministic=deterministic)
-        return self.out(jnp.einsum("bhqk,bkhd->bqhd", probs, v).reshape(B, T, D))
+        return self.out(jnp.einsum("bhqk,bkhd->bqhd", probs, v).reshape(B, xq.shape[1], D))
+
+
+def take(x: jax.Array, at: jax.Array) -> jax.Array:
+    """Rows `at` ([B]) of each sequence in x [B,T,D]: [B,1,D]."""
+    return jnp.take_along_axis(x, at[:, None, None], axis=1)
 
 
 class Block(nnx.Module):
@@ -100,12 +114,17 @@ class Block(nnx.Module):
     def mlp(self, x: jax.Array) -> jax.Array:
         return self.proj(jax.nn.gelu(self.fc(x), approximate=self.approximate))
 
-    def __call__(self, x: jax.Array, mask: jax.Array, deterministic: bool) -> jax.Array:
+    def __call__(
+        self, x: jax.Array, mask: jax.Array, deterministic: bool, at: jax.Array | None = None
+    ) -> jax.Array:
+        """With `at` ([B]) only those positions' outputs [B,1,D]: the rest of the sequence is
+        read as keys and values only."""
         drop = partial(self.drop, deterministic=deterministic)
+        xq = x if at is None else take(x, at)
         if self.pre_norm:
-            x = x + drop(self.attn(self.ln1(x), mask, deterministic))
+            x = xq + drop(self.attn(self.ln1(x), mask, deterministic, at))
             return x + drop(self.mlp(self.ln2(x)))
-        x = self.ln1(x + drop(self.attn(x, mask, deterministic)))
+        x = self.ln1(xq + drop(self.attn(x, mask, deterministic, at)))
         return self.ln2(x + drop(self.mlp(x)))
 
 
@@ -130,9 +149,15 @@ class RewardTransformer(nnx.Module):
         self.head = nnx.Linear(cfg.d_model, 1, kernel_init=_init, rngs=rngs)  # float32 head
 
     def encode(
-        self, tokens: jax.Array, mask: jax.Array, *, deterministic: bool = True
+        self,
+        tokens: jax.Array,
+        mask: jax.Array,
+        *,
+        deterministic: bool = True,
+        at: jax.Array | None = None,
     ) -> jax.Array:
-        """Hidden states [B,T,D] after the last block (and final LayerNorm if pre-norm)."""
+        """Hidden states [B,T,D] after the last block (and final LayerNorm if pre-norm); with
+        `at` ([B]) the last block computes those positions only: [B,1,D]."""
         seq_len = tokens.shape[1]
         if seq_len > self.config.max_len:
             raise UserError(
@@ -149,9 +174,18 @@ class RewardTransformer(nnx.Module):
         if self.ln_emb is not None:
             x = self.ln_emb(x)
         x = self.drop(x, deterministic=deterministic)
-        for block in self.blocks:
+        *rest, last = self.blocks
+        for block in rest:
             x = block(x, mask, deterministic)
+        x = last(x, mask, deterministic, at)
         return x if self.ln_f is None else self.ln_f(x)
+
+    def pool_index(self, mask: jax.Array) -> jax.Array:
+        """[B] the position "cls" (first real token) or "last" (last real token) pooling reads."""
+        mask = mask.astype(bool)
+        if self.config.pooling == "cls":
+            return jnp.argmax(mask, axis=1)
+        return mask.shape[1] - 1 - jnp.argmax(mask[:, ::-1], axis=1)
 
     def pool(self, h: jax.Array, mask: jax.Array) -> jax.Array:
         """[B,T,D] -> [B,D] over real tokens only (works for left or right padding)."""
@@ -159,17 +193,17 @@ class RewardTransformer(nnx.Module):
         if self.config.pooling == "mean":
             m = mask[..., None].astype(jnp.float32)
             return (h * m).sum(1) / jnp.maximum(m.sum(1), 1.0)
-        if self.config.pooling == "cls":  # the first real token
-            index = jnp.argmax(mask, axis=1)
-        else:  # "last": the last real token
-            index = mask.shape[1] - 1 - jnp.argmax(mask[:, ::-1], axis=1)
-        return jnp.take_along_axis(h, index[:, None, None], axis=1)[:, 0]
+        return take(h, self.pool_index(mask))[:, 0]
 
     def __call__(
         self, tokens: jax.Array, mask: jax.Array, *, deterministic: bool = True
     ) -> jax.Array:
-        h = self.encode(tokens, mask, deterministic=deterministic)
-        return self.head(self.pool(h, mask))[:, 0]
+        if self.config.pooling == "mean":
+            h = self.pool(self.encode(tokens, mask, deterministic=deterministic), mask)
+        else:  # the head reads one position: the last block computes only that one
+            at = self.pool_index(mask)
+            h = self.encode(tokens, mask, deterministic=deterministic, at=at)[:, 0]
+        return self.head(h.astype(jnp.float32))[:, 0]
 
 
 def trainable_filter(config: ModelConfig) -> nnx.filterlib.Filter:
