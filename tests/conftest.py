@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from rewardpipe.allocator import keep_freed_memory
-
 # Offline and quiet before any test module imports `datasets` / `huggingface_hub`.
 for _name, _value in {
     "HF_HUB_OFFLINE": "1",
@@ -17,7 +15,6 @@ for _name, _value in {
     "TOKENIZERS_PARALLELISM": "false",
 }.items():
     os.environ.setdefault(_name, _value)
-keep_freed_memory()  # as the stages do (stage.run): XLA's buffers reused, not faulted in
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
