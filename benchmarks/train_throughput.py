@@ -104,8 +104,9 @@ def forward_flops(cfg, length: int, real_tokens: int) -> float:
     attention = 2 * 2 * length * d
     if getattr(cfg, "pooling", "last") == "mean":
         return layers * (per_token + attention) * real_tokens + 2 * d
+    kv = 2 * 2 * d * d  # the last block's key and value projections, at every token
     full = (layers - 1) * (per_token + attention) * real_tokens
-    return full + 2 * 2 * d * d * real_tokens + per_token - 2 * 2 * d * d + attention + 2 * d
+    return full + kv * real_tokens + (per_token - kv) + attention + 2 * d
 
 
 def batch_flops(cfg, mask: np.ndarray) -> float:

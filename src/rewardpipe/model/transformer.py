@@ -85,7 +85,7 @@ class SelfAttention(nnx.Module):
         q = self.query(xq).reshape(B, xq.shape[1], H, D // H)
         k, v = (f(x).reshape(B, T, H, D // H) for f in (self.key, self.value))
         if self.rotary:
-            q, k = rotary(q, queries), rotary(k, keys)
+            q, k = rotary(q, queries), rotary(k)
         scores = jnp.einsum("bqhd,bkhd->bhqk", q, k) * (D // H) ** -0.5
         allowed = mask[:, None, None, :]
         if self.causal:  # a step's score then depends only on the text up to it
